@@ -372,6 +372,28 @@ pub fn parse_inner_list(input: &str) -> Result<InnerList<'_>, SfError> {
     Ok(list)
 }
 
+/// Parses the items of an inner list given without its parentheses, such as
+/// `"@method" "@path"` — the form in which callers name covered components.
+pub fn parse_inner_list_items(input: &str) -> Result<InnerList<'_>, SfError> {
+    let mut cur = Cursor::new(input);
+    let mut n = 0usize;
+    loop {
+        cur.skip_sp();
+        if cur.at_end() {
+            break;
+        }
+        n += 1;
+        if n > MAX_INNER_ITEMS {
+            return Err(SfError::TooManyMembers);
+        }
+        cur.parse_item()?;
+        if !matches!(cur.peek(), Some(b' ') | None) {
+            return Err(cur.err());
+        }
+    }
+    Ok(InnerList { items_src: input, params: Params::default() })
+}
+
 fn trim_sp(s: &str) -> &str {
     s.trim_matches(' ')
 }

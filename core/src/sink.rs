@@ -79,10 +79,6 @@ impl<'b> Sink<'b> {
         self.push(digits.get(i..).unwrap_or(&[]));
     }
 
-    /// Bytes offered so far (may exceed the buffer).
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 
     pub(crate) fn finish(self) -> Result<&'b [u8], BufferTooSmall> {
         let needed = self.len;

@@ -1,0 +1,415 @@
+//! The signature base (RFC 9421 §2.5): the exact bytes Ed25519 signs.
+//!
+//! Signer and verifier build it with the same function from the same input — the inner list
+//! of `Signature-Input` — so they cannot disagree on it. The signer writes its own inner
+//! list (see [`crate::sign`]) and parses it back first; the verifier passes the one it
+//! received, and its parameters are serialised back in the order received, never re-ordered.
+//!
+//! # Resource limits
+//! The base goes into a caller buffer; when it does not fit, the error says how many bytes
+//! would have (`BufferTooSmall { needed }`). At most [`crate::sf::MAX_INNER_ITEMS`] components
+//! are read; duplicate detection is quadratic in that bound.
+
+use crate::component::{self, Component, Derived, Name};
+use crate::message::{Fields, Request, Response};
+use crate::sf::{self, InnerList, SfError};
+use crate::sink::{BufferTooSmall, Sink};
+use crate::wire::wire_error;
+
+/// Why a signature base could not be built.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseError {
+    /// A component identifier is malformed, unknown, or has parameters that do not apply.
+    InvalidComponent,
+    /// A component identifier is covered twice.
+    DuplicateComponent,
+    /// A covered component is absent from the message (or `;req` without a request).
+    MissingComponent,
+    /// A valid component this implementation cannot compute exactly (`;tr`, `;sf` of an
+    /// unknown field type).
+    UnsupportedComponent,
+    /// A covered value contains CR, LF or NUL, or is not text where text is needed.
+    InvalidFieldValue,
+    /// A structured field covered with `;sf` or `;key` does not parse.
+    Structured(SfError),
+    /// The base does not fit the caller's buffer.
+    BufferTooSmall {
+        /// Bytes the complete base needs.
+        needed: usize,
+    },
+}
+
+wire_error!(BaseError {
+    BaseError::InvalidComponent => (401, "component_invalid", "a covered component identifier is malformed or not allowed here"),
+    BaseError::DuplicateComponent => (401, "component_duplicate", "a component identifier is covered twice"),
+    BaseError::MissingComponent => (401, "component_missing", "a covered component is absent from the message"),
+    BaseError::UnsupportedComponent => (401, "component_unsupported", "a covered component is not supported by this implementation"),
+    BaseError::InvalidFieldValue => (401, "component_value_invalid", "a covered value contains a line break, NUL or non-text bytes"),
+    BaseError::Structured(e) => (401, "component_sf_invalid", "a covered structured field does not parse: {}", e),
+    BaseError::BufferTooSmall { needed } => (431, "signature_base_too_large", "signature base needs {} bytes", needed),
+});
+
+impl From<BufferTooSmall> for BaseError {
+    fn from(e: BufferTooSmall) -> Self {
+        BaseError::BufferTooSmall { needed: e.needed }
+    }
+}
+
+/// The message a base is built for.
+enum Target<'m, F: Fields + ?Sized, G: Fields + ?Sized> {
+    Request(&'m Request<'m, F>),
+    Response(&'m Response<'m, F, G>),
+}
+
+/// Builds the signature base of a request for the given `Signature-Input` inner list.
+pub fn request_base<'o, F: Fields + ?Sized>(
+    request: &Request<'_, F>,
+    signature_params: &InnerList<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], BaseError> {
+    write_base::<F, F>(Target::Request(request), signature_params, out)
+}
+
+/// Builds the signature base of a response (components with `;req` come from
+/// `response.request`).
+pub fn response_base<'o, F: Fields + ?Sized, G: Fields + ?Sized>(
+    response: &Response<'_, F, G>,
+    signature_params: &InnerList<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], BaseError> {
+    write_base(Target::Response(response), signature_params, out)
+}
+
+/// Parses and checks every component identifier of an inner list: each valid, none twice.
+/// Returns how many there are.
+pub fn check_components(signature_params: &InnerList<'_>) -> Result<usize, BaseError> {
+    let mut n = 0;
+    for (i, item) in signature_params.items().enumerate() {
+        let c = Component::parse(item)?;
+        for earlier in signature_params.items().take(i) {
+            if Component::parse(earlier)?.same_as(&c) {
+                return Err(BaseError::DuplicateComponent);
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn write_base<'o, F: Fields + ?Sized, G: Fields + ?Sized>(
+    target: Target<'_, F, G>,
+    signature_params: &InnerList<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], BaseError> {
+    check_components(signature_params)?;
+    let mut sink = Sink::new(out);
+    for item in signature_params.items() {
+        let c = Component::parse(item)?;
+        write_component(&mut sink, &c, &target)?;
+    }
+    sink.push_str("\"@signature-params\": ");
+    sf::write_inner_list(&mut sink, signature_params);
+    Ok(sink.finish()?)
+}
+
+fn write_identifier(sink: &mut Sink<'_>, c: &Component<'_>) {
+    sf::write_item(sink, &c.item);
+    sink.push_str(": ");
+}
+
+fn write_component<F: Fields + ?Sized, G: Fields + ?Sized>(
+    sink: &mut Sink<'_>,
+    c: &Component<'_>,
+    target: &Target<'_, F, G>,
+) -> Result<(), BaseError> {
+    match (target, c.req) {
+        (Target::Request(req), false) => write_request_component(sink, c, req),
+        (Target::Request(_), true) => Err(BaseError::InvalidComponent),
+        (Target::Response(resp), true) => {
+            let req = resp.request.ok_or(BaseError::MissingComponent)?;
+            write_request_component(sink, c, req)
+        }
+        (Target::Response(resp), false) => match c.name {
+            Name::Derived(Derived::Status) => {
+                if !(100..=999).contains(&resp.status) {
+                    return Err(BaseError::InvalidFieldValue);
+                }
+                write_identifier(sink, c);
+                sink.push_u64(u64::from(resp.status));
+                sink.push_byte(b'\n');
+                Ok(())
+            }
+            Name::Derived(_) => Err(BaseError::InvalidComponent),
+            Name::Field(f) => {
+                write_identifier(sink, c);
+                component::write_field(sink, c, f, resp.fields)?;
+                sink.push_byte(b'\n');
+                Ok(())
+            }
+        },
+    }
+}
+
+fn write_request_component<G: Fields + ?Sized>(
+    sink: &mut Sink<'_>,
+    c: &Component<'_>,
+    req: &Request<'_, G>,
+) -> Result<(), BaseError> {
+    match c.name {
+        Name::Derived(Derived::Status) => Err(BaseError::InvalidComponent),
+        Name::Derived(Derived::QueryParam) => {
+            let name = c.query_name.ok_or(BaseError::InvalidComponent)?;
+            let mut err = None;
+            let count = component::for_each_query_param(req.query, name, |value| {
+                if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                    err = Some(BaseError::InvalidFieldValue);
+                }
+                write_identifier(sink, c);
+                component::write_reencoded(sink, value);
+                sink.push_byte(b'\n');
+            });
+            if let Some(e) = err {
+                return Err(e);
+            }
+            if count == 0 {
+                return Err(BaseError::MissingComponent);
+            }
+            Ok(())
+        }
+        Name::Derived(d) => {
+            write_identifier(sink, c);
+            component::write_derived(sink, c, d, req)?;
+            sink.push_byte(b'\n');
+            Ok(())
+        }
+        Name::Field(f) => {
+            write_identifier(sink, c);
+            component::write_field(sink, c, f, req.fields)?;
+            sink.push_byte(b'\n');
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sf::parse_inner_list;
+
+    const B2_FIELDS: [(&str, &str); 5] = [
+        ("Host", "example.com"),
+        ("Date", "Tue, 20 Apr 2021 02:07:55 GMT"),
+        ("Content-Type", "application/json"),
+        (
+            "Content-Digest",
+            "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
+        ),
+        ("Content-Length", "18"),
+    ];
+
+    fn b2_request() -> Request<'static, [(&'static str, &'static str); 5]> {
+        Request {
+            method: "POST",
+            scheme: "https",
+            authority: "example.com",
+            path: "/foo",
+            query: Some("param=Value&Pet=dog"),
+            fields: &B2_FIELDS,
+        }
+    }
+
+    fn base_of(req: &Request<'_, impl Fields + ?Sized>, params: &str) -> Result<String, BaseError> {
+        let list = parse_inner_list(params).unwrap();
+        let mut buf = [0u8; 2048];
+        request_base(req, &list, &mut buf).map(|b| String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
+
+    #[test]
+    fn rfc9421_b26_base() {
+        let base = base_of(
+            &b2_request(),
+            r#"("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519""#,
+        )
+        .unwrap();
+        let expected = "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n\"@method\": POST\n\"@path\": /foo\n\"@authority\": example.com\n\"content-type\": application/json\n\"content-length\": 18\n\"@signature-params\": (\"date\" \"@method\" \"@path\" \"@authority\" \"content-type\" \"content-length\");created=1618884473;keyid=\"test-key-ed25519\"";
+        assert_eq!(base, expected);
+        assert_eq!(base.len(), 284);
+    }
+
+    #[test]
+    fn derived_components() {
+        let req = b2_request();
+        let b = base_of(
+            &req,
+            r#"("@target-uri" "@request-target" "@scheme" "@query" "@query-param";name="Pet")"#,
+        )
+        .unwrap();
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines[0], "\"@target-uri\": https://example.com/foo?param=Value&Pet=dog");
+        assert_eq!(lines[1], "\"@request-target\": /foo?param=Value&Pet=dog");
+        assert_eq!(lines[2], "\"@scheme\": https");
+        assert_eq!(lines[3], "\"@query\": ?param=Value&Pet=dog");
+        assert_eq!(lines[4], "\"@query-param\";name=\"Pet\": dog");
+    }
+
+    #[test]
+    fn authority_lowercased_and_default_port_dropped() {
+        let f: [(&str, &str); 0] = [];
+        for (scheme, auth, want) in [
+            ("https", "Example.COM:443", "example.com"),
+            ("http", "example.com:80", "example.com"),
+            ("http", "example.com:443", "example.com:443"),
+            ("https", "[::1]:443", "[::1]"),
+            ("https", "[::1]:8443", "[::1]:8443"),
+            ("http", "h:8080", "h:8080"),
+        ] {
+            let req = Request { method: "GET", scheme, authority: auth, path: "", query: None, fields: &f };
+            let b = base_of(&req, r#"("@authority" "@path" "@query")"#).unwrap();
+            assert_eq!(b.lines().next().unwrap(), std::format!("\"@authority\": {want}"));
+            assert_eq!(b.lines().nth(1).unwrap(), "\"@path\": /");
+            assert_eq!(b.lines().nth(2).unwrap(), "\"@query\": ?");
+        }
+    }
+
+    #[test]
+    fn query_param_examples_from_rfc() {
+        // RFC 9421 §2.2.8.
+        let f: [(&str, &str); 0] = [];
+        let q = "var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something";
+        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/p", query: Some(q), fields: &f };
+        let b = base_of(
+            &req,
+            r#"("@query-param";name="var" "@query-param";name="bar" "@query-param";name="fa%C3%A7ade%22%3A%20")"#,
+        )
+        .unwrap();
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines[0], "\"@query-param\";name=\"var\": this%20is%20a%20big%0Avalue");
+        assert_eq!(lines[1], "\"@query-param\";name=\"bar\": with%20plus%20whitespace");
+        assert_eq!(lines[2], "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\": something");
+        let q2 = "param=value&foo=bar&baz=batman&qux=";
+        let req2 = Request { query: Some(q2), ..req };
+        let b = base_of(&req2, r#"("@query-param";name="baz" "@query-param";name="qux")"#).unwrap();
+        assert!(b.starts_with("\"@query-param\";name=\"baz\": batman\n\"@query-param\";name=\"qux\": \n"));
+        // Repeated names give one line each, in order.
+        let req3 = Request { query: Some("a=1&b=2&a=3"), ..req };
+        let b = base_of(&req3, r#"("@query-param";name="a")"#).unwrap();
+        assert!(b.starts_with("\"@query-param\";name=\"a\": 1\n\"@query-param\";name=\"a\": 3\n"));
+        assert_eq!(base_of(&req3, r#"("@query-param";name="zz")"#), Err(BaseError::MissingComponent));
+    }
+
+    #[test]
+    fn fields_trimmed_and_joined() {
+        let f = [("Accept", "  application/json "), ("accept", "*/*"), ("X-Empty", "")];
+        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        let b = base_of(&req, r#"("accept" "x-empty")"#).unwrap();
+        assert!(b.starts_with("\"accept\": application/json, */*\n\"x-empty\": \n"));
+        assert_eq!(base_of(&req, r#"("x-missing")"#), Err(BaseError::MissingComponent));
+    }
+
+    #[test]
+    fn structured_and_byte_sequence_forms() {
+        // RFC 9421 §2.1.1, §2.1.2, §2.1.3 examples.
+        let f = [
+            ("Example-Dict", " a=1,    b=2;x=1;y=2,   c=(a   b   c)"),
+            ("Example-Header", "value, with, lots"),
+            ("Example-Header", "of, commas"),
+        ];
+        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        let b = base_of(
+            &req,
+            r#"("example-dict";sf "example-dict";key="a" "example-dict";key="c" "example-header";bs)"#,
+        )
+        .unwrap();
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines[0], "\"example-dict\";sf: a=1, b=2;x=1;y=2, c=(a b c)");
+        assert_eq!(lines[1], "\"example-dict\";key=\"a\": 1");
+        assert_eq!(lines[2], "\"example-dict\";key=\"c\": (a b c)");
+        assert_eq!(lines[3], "\"example-header\";bs: :dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:");
+        assert_eq!(base_of(&req, r#"("example-dict";key="zz")"#), Err(BaseError::MissingComponent));
+        assert_eq!(base_of(&req, r#"("example-header";sf)"#), Err(BaseError::UnsupportedComponent));
+        assert_eq!(base_of(&req, r#"("example-dict";tr)"#), Err(BaseError::UnsupportedComponent));
+        assert_eq!(base_of(&req, r#"("example-dict";sf;bs)"#), Err(BaseError::InvalidComponent));
+    }
+
+    #[test]
+    fn identifiers_checked() {
+        let req = b2_request();
+        for bad in [
+            r#"("Date")"#,
+            r#"("@signature-params")"#,
+            r#"("@unknown")"#,
+            r#"("@query-param")"#,
+            r#"("@method";name="x")"#,
+            r#"("date";sf=?0)"#,
+            r#"("date";foo)"#,
+            r#"("date";bs;bs)"#,
+            r#"(date)"#,
+            r#"("")"#,
+            r#"("da te")"#,
+            r#"("@status")"#,
+            r#"("@method";req)"#,
+        ] {
+            assert_eq!(base_of(&req, bad), Err(BaseError::InvalidComponent), "{bad}");
+        }
+        for dup in [r#"("date" "date")"#, r#"("@query-param";name="Pet" "@query-param";name="Pet")"#] {
+            assert_eq!(base_of(&req, dup), Err(BaseError::DuplicateComponent), "{dup}");
+        }
+        // Different names or parameters are different components.
+        assert!(base_of(&req, r#"("date" "date";bs)"#).is_ok());
+    }
+
+    #[test]
+    fn line_breaks_never_reach_the_base() {
+        let f = [("X", "a\nb")];
+        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        assert_eq!(base_of(&req, r#"("x")"#), Err(BaseError::InvalidFieldValue));
+        let req2 = Request { method: "GET\n\"@path\": /x", ..req };
+        assert_eq!(base_of(&req2, r#"("@method")"#), Err(BaseError::InvalidFieldValue));
+    }
+
+    #[test]
+    fn buffer_too_small_says_how_much() {
+        let req = b2_request();
+        let list = parse_inner_list(r#"("@method");created=1"#).unwrap();
+        let mut small = [0u8; 10];
+        let need = match request_base(&req, &list, &mut small) {
+            Err(BaseError::BufferTooSmall { needed }) => needed,
+            other => panic!("{other:?}"),
+        };
+        let mut exact = std::vec![0u8; need];
+        assert_eq!(request_base(&req, &list, &mut exact).unwrap().len(), need);
+    }
+
+    #[test]
+    fn response_components_with_req() {
+        let rf = [("Content-Type", "application/json"), ("Content-Length", "23")];
+        let sig_req = [("Signature", "sig1=:AAAA:, other=:BBBB:")];
+        let req = Request { method: "POST", scheme: "https", authority: "example.com", path: "/foo", query: None, fields: &sig_req };
+        let resp = Response { status: 200, fields: &rf, request: Some(&req) };
+        let list = parse_inner_list(
+            r#"("@status" "content-type" "signature";req;key="sig1" "@authority";req "@method";req)"#,
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let b = std::str::from_utf8(response_base(&resp, &list, &mut buf).unwrap()).unwrap();
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines[0], "\"@status\": 200");
+        assert_eq!(lines[2], "\"signature\";req;key=\"sig1\": :AAAA:");
+        assert_eq!(lines[3], "\"@authority\";req: example.com");
+        assert_eq!(lines[4], "\"@method\";req: POST");
+        let no_req = Response::<_, [(&str, &str); 1]> { status: 200, fields: &rf, request: None };
+        assert_eq!(
+            response_base(&no_req, &parse_inner_list(r#"("@method";req)"#).unwrap(), &mut buf),
+            Err(BaseError::MissingComponent)
+        );
+        assert_eq!(
+            response_base(&no_req, &parse_inner_list(r#"("@method")"#).unwrap(), &mut buf),
+            Err(BaseError::InvalidComponent)
+        );
+    }
+}

@@ -1,0 +1,586 @@
+//! Verification (RFC 9421 §3.2) under a policy the caller states.
+//!
+//! # Driving contract
+//! A [`Verifier`] is a [`Policy`] plus an Ed25519 backend; it holds no state and may be
+//! shared. For each message:
+//! 1. describe it with [`Request`] (or [`Response`] with its request),
+//! 2. call [`Verifier::verify_request`] / [`Verifier::verify_response`] with a [`KeySource`]
+//!    that maps `keyid` to a public key, the [`ReplayCache`], `now` (seconds since the Unix
+//!    epoch from the caller's clock) and a buffer for the signature base,
+//! 3. on success, check the body against [`Verified::content_digest`] when it is `Some`
+//!    (the signature covers the digest field, not the body — see [`crate::digest`]).
+//!
+//! Checks run cheapest first, and nothing that costs a signature verification happens
+//! before the policy (components, parameters, freshness, keyid, tag) has accepted the
+//! signature's metadata. The replay cache is consulted and filled only after the signature
+//! verified, so forged requests can neither fill it nor probe it.
+//!
+//! An empty component list is never accepted, whatever the policy says: a valid signature
+//! over nothing proves nothing about the message.
+
+use crate::base::{self, BaseError};
+use crate::component::Component;
+use crate::digest::{Digest, DigestError};
+use crate::ed25519::{self, CompactBackend, Ed25519Backend, SignatureRuleError};
+use crate::id::{IdError, ShardId};
+use crate::identity::PublicKey;
+use crate::message::{Fields, FieldsExt, Request, Response};
+use crate::replay::{ReplayCache, ReplayError};
+use crate::sf::{self, BareItem, Dictionary, InnerList, Member, SfError};
+use crate::wire::wire_error;
+
+/// What a signature must satisfy beyond being valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy<'p> {
+    /// The label to verify. `None`: the message must carry exactly one signature.
+    pub label: Option<&'p str>,
+    /// Components that must be covered, as inner-list items text (`"@method" "@path"`).
+    pub required: &'p str,
+    /// Fields that must be covered exactly when present in the message (`"content-type"`).
+    pub required_if_present: &'p str,
+    /// Refuse components other than `required` and `required_if_present`.
+    pub only_listed: bool,
+    /// `created` must be present.
+    pub require_created: bool,
+    /// Largest accepted age of `created`, in seconds.
+    pub max_age: Option<u64>,
+    /// Tolerated clock difference, in seconds, for `created` and `expires`.
+    pub max_skew: u64,
+    /// `expires` must be present.
+    pub require_expires: bool,
+    /// A `nonce` of at least this many characters must be present (0: nonce optional).
+    pub min_nonce_len: usize,
+    /// `keyid` must equal this.
+    pub expected_keyid: Option<&'p str>,
+    /// `keyid` must be a full shard ID, and the key from the [`KeySource`] must be that
+    /// ID's key. This is what pins a peer's key to its ID.
+    pub keyid_is_shard_id: bool,
+    /// `tag` must equal this.
+    pub expected_tag: Option<&'p str>,
+    /// Accept parameters RFC 9421 does not define (they are still covered by the base).
+    pub allow_unknown_params: bool,
+}
+
+impl Policy<'static> {
+    /// Plain RFC 9421: a valid signature over at least one component; `created` and
+    /// `expires`, when present, are checked against `now` with 60 s of skew.
+    pub const RFC9421: Policy<'static> = Policy {
+        label: None,
+        required: "",
+        required_if_present: "",
+        only_listed: false,
+        require_created: false,
+        max_age: None,
+        max_skew: 60,
+        require_expires: false,
+        min_nonce_len: 0,
+        expected_keyid: None,
+        keyid_is_shard_id: false,
+        expected_tag: None,
+        allow_unknown_params: true,
+    };
+}
+
+/// Maps a signature's `keyid` to the public key to verify with.
+pub trait KeySource {
+    /// The key for `keyid`, or `None` when unknown.
+    fn key_for(&self, keyid: Option<&str>) -> Option<PublicKey>;
+}
+
+/// A single known key, whatever the `keyid`.
+impl KeySource for PublicKey {
+    fn key_for(&self, _keyid: Option<&str>) -> Option<PublicKey> {
+        Some(*self)
+    }
+}
+
+/// A verified signature's metadata, borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified<'m> {
+    /// The label verified.
+    pub label: &'m str,
+    /// `keyid`, when present (escaped string content; plain for shard IDs).
+    pub keyid: Option<&'m str>,
+    /// `nonce`, when present.
+    pub nonce: Option<&'m str>,
+    /// `tag`, when present.
+    pub tag: Option<&'m str>,
+    /// `created`, when present.
+    pub created: Option<i64>,
+    /// `expires`, when present.
+    pub expires: Option<i64>,
+    /// The key that verified it.
+    pub public_key: PublicKey,
+    /// How many components were covered.
+    pub components: usize,
+    /// When `content-digest` was covered: the digest the body must have. Check it.
+    pub content_digest: Option<Digest>,
+}
+
+/// Why a signature was not accepted. All are answered 401 except a full replay cache (503)
+/// and a base that exceeds local buffers (431); the codes stay fine-grained for logs and
+/// conformance tests, and a transport may show the remote party only the status.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// No `Signature-Input` or no `Signature` field.
+    Missing,
+    /// The requested label is not in both fields.
+    LabelNotFound,
+    /// No label requested and several present, or the label is repeated.
+    Ambiguous,
+    /// `Signature-Input` or `Signature` is not valid for RFC 9421.
+    Malformed,
+    /// `Signature-Input` or `Signature` does not parse as a structured field.
+    Syntax(SfError),
+    /// The signature covers no component.
+    NoComponents,
+    /// A required component is not covered.
+    ComponentNotCovered,
+    /// A component outside the policy's list is covered.
+    ComponentNotAllowed,
+    /// A parameter is repeated, of the wrong type, or unknown under a strict policy.
+    InvalidParams,
+    /// `alg` names something other than `ed25519`.
+    UnsupportedAlgorithm,
+    /// `created` is required and absent.
+    CreatedMissing,
+    /// `created` is later than now (beyond the skew).
+    CreatedInFuture,
+    /// `created` is older than the maximum age.
+    TooOld,
+    /// `expires` is required and absent.
+    ExpiresMissing,
+    /// `expires` has passed.
+    Expired,
+    /// A nonce is required and absent or too short.
+    NonceMissing,
+    /// `keyid` is required and absent, or not the expected one.
+    KeyIdMismatch,
+    /// `keyid` must be a shard ID and is not a valid one.
+    KeyIdNotShardId(IdError),
+    /// `tag` is not the expected one.
+    TagMismatch,
+    /// No key is known for this `keyid`.
+    UnknownKey,
+    /// The key known for this `keyid` is not the key of that shard ID.
+    KeyNotOfId,
+    /// The signature base could not be built.
+    Base(BaseError),
+    /// The signature fails the Ed25519 rule or does not verify.
+    Signature(SignatureRuleError),
+    /// The covered `Content-Digest` field is unusable.
+    Digest(DigestError),
+    /// The nonce was already used, or there is no room to remember it.
+    Replay(ReplayError),
+}
+
+wire_error!(VerifyError {
+    VerifyError::Missing => (401, "signature_missing", "the message carries no Signature-Input/Signature"),
+    VerifyError::LabelNotFound => (401, "signature_label_not_found", "no signature with the expected label"),
+    VerifyError::Ambiguous => (401, "signature_ambiguous", "the signature to verify is ambiguous (several labels or a repeated label)"),
+    VerifyError::Malformed => (401, "signature_malformed", "Signature-Input or Signature is not a valid RFC 9421 value"),
+    VerifyError::Syntax(e) => (401, "signature_syntax", "Signature-Input or Signature does not parse: {}", e),
+    VerifyError::NoComponents => (401, "signature_no_components", "the signature covers no component"),
+    VerifyError::ComponentNotCovered => (401, "signature_component_not_covered", "a required component is not covered"),
+    VerifyError::ComponentNotAllowed => (401, "signature_component_not_allowed", "a covered component is not allowed by the profile"),
+    VerifyError::InvalidParams => (401, "signature_params_invalid", "signature parameters are repeated, mistyped or unknown"),
+    VerifyError::UnsupportedAlgorithm => (401, "signature_alg_unsupported", "alg must be absent or ed25519"),
+    VerifyError::CreatedMissing => (401, "signature_created_missing", "created is required"),
+    VerifyError::CreatedInFuture => (401, "signature_created_in_future", "created is in the future"),
+    VerifyError::TooOld => (401, "signature_too_old", "created is older than the maximum age"),
+    VerifyError::ExpiresMissing => (401, "signature_expires_missing", "expires is required"),
+    VerifyError::Expired => (401, "signature_expired", "the signature has expired"),
+    VerifyError::NonceMissing => (401, "signature_nonce_missing", "a nonce is required"),
+    VerifyError::KeyIdMismatch => (401, "signature_keyid_mismatch", "keyid is absent or not the expected one"),
+    VerifyError::KeyIdNotShardId(e) => (401, "signature_keyid_invalid", "keyid is not a full shard ID: {}", e),
+    VerifyError::TagMismatch => (401, "signature_tag_mismatch", "tag is not the expected one"),
+    VerifyError::UnknownKey => (401, "signature_key_unknown", "no key is known for this keyid"),
+    VerifyError::KeyNotOfId => (401, "signature_key_not_of_id", "the known key is not the key of this shard ID"),
+    VerifyError::Base(e) => (e.http_status_code(), e.wire_code(), "{}", e),
+    VerifyError::Signature(e) => (401, e.wire_code(), "{}", e),
+    VerifyError::Digest(e) => (401, e.wire_code(), "{}", e),
+    VerifyError::Replay(e) => (e.http_status_code(), e.wire_code(), "{}", e),
+});
+
+/// Shorthands so the table above can delegate to the inner error's answer.
+trait Delegate {
+    fn wire_code(&self) -> &'static str;
+    fn http_status_code(&self) -> u16;
+}
+impl<T: crate::wire::WireError> Delegate for T {
+    fn wire_code(&self) -> &'static str {
+        self.code()
+    }
+    fn http_status_code(&self) -> u16 {
+        self.http_status()
+    }
+}
+
+/// A policy and the Ed25519 backend to verify with.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier<'p, B = CompactBackend> {
+    /// What signatures must satisfy.
+    pub policy: Policy<'p>,
+    /// The Ed25519 implementation. The core's edge-case rule runs before it, so every
+    /// backend gives the same answers.
+    pub backend: B,
+}
+
+impl<'p> Verifier<'p, CompactBackend> {
+    /// A verifier using `ed25519-compact`.
+    pub const fn new(policy: Policy<'p>) -> Self {
+        Verifier { policy, backend: CompactBackend }
+    }
+}
+
+/// The parts of a signature located in the message.
+struct Located<'m> {
+    label: &'m str,
+    list: InnerList<'m>,
+    sig: [u8; 64],
+}
+
+impl<'p, B: Ed25519Backend> Verifier<'p, B> {
+    /// A verifier with another backend.
+    pub const fn with_backend(policy: Policy<'p>, backend: B) -> Self {
+        Verifier { policy, backend }
+    }
+
+    /// Verifies a request's signature.
+    pub fn verify_request<'m, F: Fields + ?Sized>(
+        &self,
+        request: &Request<'m, F>,
+        keys: &impl KeySource,
+        replay: &mut impl ReplayCache,
+        now: u64,
+        base_buf: &mut [u8],
+    ) -> Result<Verified<'m>, VerifyError> {
+        let fields: &'m F = request.fields;
+        let located = self.locate(fields)?;
+        let meta = self.check_metadata(&located, fields, now)?;
+        let key = self.resolve_key(keys, &meta)?;
+        let base = base::request_base(request, &located.list, base_buf).map_err(VerifyError::Base)?;
+        self.finish(located, meta, key, base, fields, replay, now)
+    }
+
+    /// Verifies a response's signature; `;req` components come from `response.request`.
+    pub fn verify_response<'m, F: Fields + ?Sized, G: Fields + ?Sized>(
+        &self,
+        response: &Response<'m, F, G>,
+        keys: &impl KeySource,
+        replay: &mut impl ReplayCache,
+        now: u64,
+        base_buf: &mut [u8],
+    ) -> Result<Verified<'m>, VerifyError> {
+        let fields: &'m F = response.fields;
+        let located = self.locate(fields)?;
+        let meta = self.check_metadata(&located, fields, now)?;
+        let key = self.resolve_key(keys, &meta)?;
+        let base = base::response_base(response, &located.list, base_buf).map_err(VerifyError::Base)?;
+        self.finish(located, meta, key, base, fields, replay, now)
+    }
+
+    /// Finds the signature to verify in `Signature-Input` and `Signature`.
+    fn locate<'m, F: Fields + ?Sized>(&self, fields: &'m F) -> Result<Located<'m>, VerifyError> {
+        let label = match self.policy.label {
+            Some(l) => l,
+            None => only_label(fields)?,
+        };
+        let input = find_member(fields, "signature-input", label)?;
+        let Member::InnerList(list) = input.1 else { return Err(VerifyError::Malformed) };
+        let signature = find_member(fields, "signature", label)?;
+        let Member::Item(item) = signature.1 else { return Err(VerifyError::Malformed) };
+        let BareItem::ByteSeq(b64) = item.bare else { return Err(VerifyError::Malformed) };
+        let mut sig = [0u8; 64];
+        let decoded = sf::decode_byte_seq(b64, &mut sig).map_err(|_| VerifyError::Malformed)?;
+        if decoded.len() != 64 {
+            return Err(VerifyError::Malformed);
+        }
+        Ok(Located { label: input.0, list, sig })
+    }
+
+    fn check_metadata<'m, F: Fields + ?Sized>(
+        &self,
+        located: &Located<'m>,
+        fields: &'m F,
+        now: u64,
+    ) -> Result<Meta<'m>, VerifyError> {
+        let p = &self.policy;
+        let count = base::check_components(&located.list).map_err(VerifyError::Base)?;
+        if count == 0 {
+            return Err(VerifyError::NoComponents);
+        }
+        self.check_coverage(&located.list, fields)?;
+        let meta = Meta::read(&located.list, p.allow_unknown_params)?;
+        if let Some(alg) = meta.alg {
+            if !alg.is_string_eq("ed25519") {
+                return Err(VerifyError::UnsupportedAlgorithm);
+            }
+        }
+        check_freshness(p, &meta, now)?;
+        if meta.nonce.map_or(0, str::len) < p.min_nonce_len
+            || (p.min_nonce_len > 0 && meta.nonce.is_none())
+        {
+            return Err(VerifyError::NonceMissing);
+        }
+        if let Some(expected) = p.expected_keyid {
+            if meta.keyid != Some(expected) {
+                return Err(VerifyError::KeyIdMismatch);
+            }
+        }
+        if p.keyid_is_shard_id {
+            let keyid = meta.keyid.ok_or(VerifyError::KeyIdMismatch)?;
+            ShardId::parse(keyid).map_err(VerifyError::KeyIdNotShardId)?;
+        }
+        if let Some(expected) = p.expected_tag {
+            if meta.tag != Some(expected) {
+                return Err(VerifyError::TagMismatch);
+            }
+        }
+        Ok(Meta { components: count, ..meta })
+    }
+
+    fn check_coverage<F: Fields + ?Sized>(
+        &self,
+        list: &InnerList<'_>,
+        fields: &F,
+    ) -> Result<(), VerifyError> {
+        let p = &self.policy;
+        let required = sf::parse_inner_list_items(p.required).map_err(|_| VerifyError::Malformed)?;
+        let conditional =
+            sf::parse_inner_list_items(p.required_if_present).map_err(|_| VerifyError::Malformed)?;
+        let covered = |want: &Component<'_>| {
+            list.items().filter_map(|i| Component::parse(i).ok()).any(|c| c.same_as(want))
+        };
+        for item in required.items() {
+            let want = Component::parse(item).map_err(VerifyError::Base)?;
+            if !covered(&want) {
+                return Err(VerifyError::ComponentNotCovered);
+            }
+        }
+        for item in conditional.items() {
+            let want = Component::parse(item).map_err(VerifyError::Base)?;
+            let present = want.field_name().is_some_and(|f| fields.contains(f));
+            if present && !covered(&want) {
+                return Err(VerifyError::ComponentNotCovered);
+            }
+            if !present && covered(&want) && p.only_listed {
+                // Covering an absent field cannot verify anyway; say so precisely.
+                return Err(VerifyError::Base(BaseError::MissingComponent));
+            }
+        }
+        if p.only_listed {
+            for item in list.items() {
+                let c = Component::parse(item).map_err(VerifyError::Base)?;
+                let listed = required
+                    .items()
+                    .chain(conditional.items())
+                    .filter_map(|i| Component::parse(i).ok())
+                    .any(|w| w.same_as(&c));
+                if !listed {
+                    return Err(VerifyError::ComponentNotAllowed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_key(&self, keys: &impl KeySource, meta: &Meta<'_>) -> Result<PublicKey, VerifyError> {
+        let key = keys.key_for(meta.keyid).ok_or(VerifyError::UnknownKey)?;
+        if self.policy.keyid_is_shard_id {
+            let id = meta
+                .keyid
+                .ok_or(VerifyError::KeyIdMismatch)
+                .and_then(|k| ShardId::parse(k).map_err(VerifyError::KeyIdNotShardId))?;
+            // The full ID, never a prefix: this is the check a 30-bit short ID cannot pass.
+            if !id.is_id_of(&key) {
+                return Err(VerifyError::KeyNotOfId);
+            }
+        }
+        Ok(key)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish<'m, F: Fields + ?Sized>(
+        &self,
+        located: Located<'m>,
+        meta: Meta<'m>,
+        key: PublicKey,
+        base: &[u8],
+        fields: &'m F,
+        replay: &mut impl ReplayCache,
+        now: u64,
+    ) -> Result<Verified<'m>, VerifyError> {
+        ed25519::verify_with(&self.backend, key.as_bytes(), base, &located.sig)
+            .map_err(VerifyError::Signature)?;
+        let content_digest = if digest_covered(&located.list) {
+            let value = fields.single("content-digest").map_err(|_| VerifyError::Digest(DigestError::Malformed))?;
+            Some(Digest::parse_header(value).map_err(VerifyError::Digest)?)
+        } else {
+            None
+        };
+        if let Some(nonce) = meta.nonce {
+            let keep_until = keep_until(&self.policy, &meta);
+            replay
+                .check_and_insert(meta.keyid.unwrap_or(""), nonce, now, keep_until)
+                .map_err(VerifyError::Replay)?;
+        }
+        Ok(Verified {
+            label: located.label,
+            keyid: meta.keyid,
+            nonce: meta.nonce,
+            tag: meta.tag,
+            created: meta.created,
+            expires: meta.expires,
+            public_key: key,
+            components: meta.components,
+            content_digest,
+        })
+    }
+}
+
+/// Whether the plain `content-digest` field is covered (not `;bs`, `;key`…, which would
+/// not bind the digest value as the receiver reads it).
+fn digest_covered(list: &InnerList<'_>) -> bool {
+    list.items().any(|i| {
+        i.bare == BareItem::String("content-digest") && i.params.is_empty()
+    })
+}
+
+/// The signature parameters, typed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Meta<'m> {
+    created: Option<i64>,
+    expires: Option<i64>,
+    nonce: Option<&'m str>,
+    keyid: Option<&'m str>,
+    tag: Option<&'m str>,
+    alg: Option<BareItem<'m>>,
+    components: usize,
+}
+
+impl<'m> Meta<'m> {
+    fn read(list: &InnerList<'m>, allow_unknown: bool) -> Result<Meta<'m>, VerifyError> {
+        if list.params.has_duplicates() {
+            return Err(VerifyError::InvalidParams);
+        }
+        let mut m = Meta::default();
+        for (key, value) in list.params.iter() {
+            match (key, value) {
+                ("created", BareItem::Integer(n)) => m.created = Some(n),
+                ("expires", BareItem::Integer(n)) => m.expires = Some(n),
+                ("nonce", BareItem::String(s)) => m.nonce = Some(s),
+                ("keyid", BareItem::String(s)) => m.keyid = Some(s),
+                ("tag", BareItem::String(s)) => m.tag = Some(s),
+                ("alg", v @ BareItem::String(_)) => m.alg = Some(v),
+                ("created" | "expires" | "nonce" | "keyid" | "tag" | "alg", _) => {
+                    return Err(VerifyError::InvalidParams);
+                }
+                _ if allow_unknown => {}
+                _ => return Err(VerifyError::InvalidParams),
+            }
+        }
+        Ok(m)
+    }
+}
+
+fn check_freshness(p: &Policy<'_>, m: &Meta<'_>, now: u64) -> Result<(), VerifyError> {
+    let now = i128::from(now);
+    let skew = i128::from(p.max_skew);
+    match m.created {
+        None if p.require_created || p.max_age.is_some() => return Err(VerifyError::CreatedMissing),
+        None => {}
+        Some(created) => {
+            let created = i128::from(created);
+            if created > now + skew {
+                return Err(VerifyError::CreatedInFuture);
+            }
+            if let Some(max_age) = p.max_age {
+                if now > created + i128::from(max_age) + skew {
+                    return Err(VerifyError::TooOld);
+                }
+            }
+        }
+    }
+    match m.expires {
+        None if p.require_expires => return Err(VerifyError::ExpiresMissing),
+        None => {}
+        Some(expires) => {
+            if m.created.is_some_and(|c| expires < c) {
+                return Err(VerifyError::InvalidParams);
+            }
+            if now > i128::from(expires) + skew {
+                return Err(VerifyError::Expired);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Until when a nonce must be remembered: the moment the signature stops passing the
+/// freshness checks. Without any time bound it is remembered for good.
+fn keep_until(p: &Policy<'_>, m: &Meta<'_>) -> u64 {
+    let skew = i128::from(p.max_skew);
+    let by_age = m.created.zip(p.max_age).map(|(c, a)| i128::from(c) + i128::from(a) + skew);
+    let by_expiry = m.expires.map(|e| i128::from(e) + skew);
+    let bound = match (by_age, by_expiry) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => i128::from(u64::MAX),
+    };
+    u64::try_from(bound.max(0)).unwrap_or(u64::MAX)
+}
+
+/// The one label in `Signature-Input`, when there is exactly one.
+fn only_label<F: Fields + ?Sized>(fields: &F) -> Result<&str, VerifyError> {
+    let mut found: Option<&str> = None;
+    let mut any_line = false;
+    for line in fields.values("signature-input") {
+        any_line = true;
+        let dict = parse_dict(line)?;
+        for (label, _) in dict.iter() {
+            match found {
+                Some(f) if f != label => return Err(VerifyError::Ambiguous),
+                _ => found = Some(label),
+            }
+        }
+    }
+    if !any_line {
+        return Err(VerifyError::Missing);
+    }
+    found.ok_or(VerifyError::Missing)
+}
+
+/// The member `label` of a dictionary field spread over any number of lines. A label that
+/// appears twice is refused: RFC 8941 would take the last, but a sender never needs to
+/// repeat one, and an intermediary that appends a second is not to be trusted with choosing.
+fn find_member<'m, F: Fields + ?Sized>(
+    fields: &'m F,
+    name: &'static str,
+    label: &str,
+) -> Result<(&'m str, Member<'m>), VerifyError> {
+    let mut found = None;
+    let mut any_line = false;
+    for line in fields.values(name) {
+        any_line = true;
+        let dict = parse_dict(line)?;
+        for (k, m) in dict.iter() {
+            if k == label {
+                if found.is_some() {
+                    return Err(VerifyError::Ambiguous);
+                }
+                found = Some((k, m));
+            }
+        }
+    }
+    if !any_line {
+        return Err(VerifyError::Missing);
+    }
+    found.ok_or(VerifyError::LabelNotFound)
+}
+
+fn parse_dict(line: &[u8]) -> Result<Dictionary<'_>, VerifyError> {
+    let text = core::str::from_utf8(line).map_err(|_| VerifyError::Malformed)?;
+    Dictionary::parse(text).map_err(VerifyError::Syntax)
+}
