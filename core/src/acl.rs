@@ -126,7 +126,7 @@ wire_error!(AccessDenied {
 });
 
 /// One access rule of an app: a path prefix, its access type and its header templates.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Rule<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) access: Access,
@@ -154,8 +154,18 @@ impl<'a> Rule<'a> {
     }
 }
 
+impl core::fmt::Debug for Rule<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Rule")
+            .field("prefix", &self.prefix)
+            .field("access", &self.access)
+            .field("headers", &self.headers())
+            .finish()
+    }
+}
+
 /// Iterator over a rule's [`HeaderTemplate`]s.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Headers<'a> {
     strings: &'a str,
     entries: core::slice::Iter<'a, HeaderEntry>,
@@ -178,6 +188,12 @@ impl<'a> Iterator for Headers<'a> {
 }
 
 impl ExactSizeIterator for Headers<'_> {}
+
+impl core::fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
 
 /// A header to add: its name and its validated template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

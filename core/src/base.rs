@@ -250,7 +250,10 @@ mod tests {
         )
         .unwrap();
         let lines: Vec<&str> = b.lines().collect();
-        assert_eq!(lines[0], "\"@target-uri\": https://example.com/foo?param=Value&Pet=dog");
+        assert_eq!(
+            lines[0],
+            "\"@target-uri\": https://example.com/foo?param=Value&Pet=dog"
+        );
         assert_eq!(lines[1], "\"@request-target\": /foo?param=Value&Pet=dog");
         assert_eq!(lines[2], "\"@scheme\": https");
         assert_eq!(lines[3], "\"@query\": ?param=Value&Pet=dog");
@@ -268,9 +271,19 @@ mod tests {
             ("https", "[::1]:8443", "[::1]:8443"),
             ("http", "h:8080", "h:8080"),
         ] {
-            let req = Request { method: "GET", scheme, authority: auth, path: "", query: None, fields: &f };
+            let req = Request {
+                method: "GET",
+                scheme,
+                authority: auth,
+                path: "",
+                query: None,
+                fields: &f,
+            };
             let b = base_of(&req, r#"("@authority" "@path" "@query")"#).unwrap();
-            assert_eq!(b.lines().next().unwrap(), std::format!("\"@authority\": {want}"));
+            assert_eq!(
+                b.lines().next().unwrap(),
+                std::format!("\"@authority\": {want}")
+            );
             assert_eq!(b.lines().nth(1).unwrap(), "\"@path\": /");
             assert_eq!(b.lines().nth(2).unwrap(), "\"@query\": ?");
         }
@@ -281,34 +294,79 @@ mod tests {
         // RFC 9421 §2.2.8.
         let f: [(&str, &str); 0] = [];
         let q = "var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something";
-        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/p", query: Some(q), fields: &f };
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/p",
+            query: Some(q),
+            fields: &f,
+        };
         let b = base_of(
             &req,
             r#"("@query-param";name="var" "@query-param";name="bar" "@query-param";name="fa%C3%A7ade%22%3A%20")"#,
         )
         .unwrap();
         let lines: Vec<&str> = b.lines().collect();
-        assert_eq!(lines[0], "\"@query-param\";name=\"var\": this%20is%20a%20big%0Avalue");
-        assert_eq!(lines[1], "\"@query-param\";name=\"bar\": with%20plus%20whitespace");
-        assert_eq!(lines[2], "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\": something");
+        assert_eq!(
+            lines[0],
+            "\"@query-param\";name=\"var\": this%20is%20a%20big%0Avalue"
+        );
+        assert_eq!(
+            lines[1],
+            "\"@query-param\";name=\"bar\": with%20plus%20whitespace"
+        );
+        assert_eq!(
+            lines[2],
+            "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\": something"
+        );
         let q2 = "param=value&foo=bar&baz=batman&qux=";
-        let req2 = Request { query: Some(q2), ..req };
-        let b = base_of(&req2, r#"("@query-param";name="baz" "@query-param";name="qux")"#).unwrap();
-        assert!(b.starts_with("\"@query-param\";name=\"baz\": batman\n\"@query-param\";name=\"qux\": \n"));
+        let req2 = Request {
+            query: Some(q2),
+            ..req
+        };
+        let b = base_of(
+            &req2,
+            r#"("@query-param";name="baz" "@query-param";name="qux")"#,
+        )
+        .unwrap();
+        assert!(b.starts_with(
+            "\"@query-param\";name=\"baz\": batman\n\"@query-param\";name=\"qux\": \n"
+        ));
         // Repeated names give one line each, in order.
-        let req3 = Request { query: Some("a=1&b=2&a=3"), ..req };
+        let req3 = Request {
+            query: Some("a=1&b=2&a=3"),
+            ..req
+        };
         let b = base_of(&req3, r#"("@query-param";name="a")"#).unwrap();
         assert!(b.starts_with("\"@query-param\";name=\"a\": 1\n\"@query-param\";name=\"a\": 3\n"));
-        assert_eq!(base_of(&req3, r#"("@query-param";name="zz")"#), Err(BaseError::MissingComponent));
+        assert_eq!(
+            base_of(&req3, r#"("@query-param";name="zz")"#),
+            Err(BaseError::MissingComponent)
+        );
     }
 
     #[test]
     fn fields_trimmed_and_joined() {
-        let f = [("Accept", "  application/json "), ("accept", "*/*"), ("X-Empty", "")];
-        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        let f = [
+            ("Accept", "  application/json "),
+            ("accept", "*/*"),
+            ("X-Empty", ""),
+        ];
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/",
+            query: None,
+            fields: &f,
+        };
         let b = base_of(&req, r#"("accept" "x-empty")"#).unwrap();
         assert!(b.starts_with("\"accept\": application/json, */*\n\"x-empty\": \n"));
-        assert_eq!(base_of(&req, r#"("x-missing")"#), Err(BaseError::MissingComponent));
+        assert_eq!(
+            base_of(&req, r#"("x-missing")"#),
+            Err(BaseError::MissingComponent)
+        );
     }
 
     #[test]
@@ -319,7 +377,14 @@ mod tests {
             ("Example-Header", "value, with, lots"),
             ("Example-Header", "of, commas"),
         ];
-        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/",
+            query: None,
+            fields: &f,
+        };
         let b = base_of(
             &req,
             r#"("example-dict";sf "example-dict";key="a" "example-dict";key="c" "example-header";bs)"#,
@@ -329,11 +394,26 @@ mod tests {
         assert_eq!(lines[0], "\"example-dict\";sf: a=1, b=2;x=1;y=2, c=(a b c)");
         assert_eq!(lines[1], "\"example-dict\";key=\"a\": 1");
         assert_eq!(lines[2], "\"example-dict\";key=\"c\": (a b c)");
-        assert_eq!(lines[3], "\"example-header\";bs: :dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:");
-        assert_eq!(base_of(&req, r#"("example-dict";key="zz")"#), Err(BaseError::MissingComponent));
-        assert_eq!(base_of(&req, r#"("example-header";sf)"#), Err(BaseError::UnsupportedComponent));
-        assert_eq!(base_of(&req, r#"("example-dict";tr)"#), Err(BaseError::UnsupportedComponent));
-        assert_eq!(base_of(&req, r#"("example-dict";sf;bs)"#), Err(BaseError::InvalidComponent));
+        assert_eq!(
+            lines[3],
+            "\"example-header\";bs: :dmFsdWUsIHdpdGgsIGxvdHM=:, :b2YsIGNvbW1hcw==:"
+        );
+        assert_eq!(
+            base_of(&req, r#"("example-dict";key="zz")"#),
+            Err(BaseError::MissingComponent)
+        );
+        assert_eq!(
+            base_of(&req, r#"("example-header";sf)"#),
+            Err(BaseError::UnsupportedComponent)
+        );
+        assert_eq!(
+            base_of(&req, r#"("example-dict";tr)"#),
+            Err(BaseError::UnsupportedComponent)
+        );
+        assert_eq!(
+            base_of(&req, r#"("example-dict";sf;bs)"#),
+            Err(BaseError::InvalidComponent)
+        );
     }
 
     #[test]
@@ -354,10 +434,21 @@ mod tests {
             r#"("@status")"#,
             r#"("@method";req)"#,
         ] {
-            assert_eq!(base_of(&req, bad), Err(BaseError::InvalidComponent), "{bad}");
+            assert_eq!(
+                base_of(&req, bad),
+                Err(BaseError::InvalidComponent),
+                "{bad}"
+            );
         }
-        for dup in [r#"("date" "date")"#, r#"("@query-param";name="Pet" "@query-param";name="Pet")"#] {
-            assert_eq!(base_of(&req, dup), Err(BaseError::DuplicateComponent), "{dup}");
+        for dup in [
+            r#"("date" "date")"#,
+            r#"("@query-param";name="Pet" "@query-param";name="Pet")"#,
+        ] {
+            assert_eq!(
+                base_of(&req, dup),
+                Err(BaseError::DuplicateComponent),
+                "{dup}"
+            );
         }
         // Different names or parameters are different components.
         assert!(base_of(&req, r#"("date" "date";bs)"#).is_ok());
@@ -366,10 +457,23 @@ mod tests {
     #[test]
     fn line_breaks_never_reach_the_base() {
         let f = [("X", "a\nb")];
-        let req = Request { method: "GET", scheme: "https", authority: "e", path: "/", query: None, fields: &f };
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/",
+            query: None,
+            fields: &f,
+        };
         assert_eq!(base_of(&req, r#"("x")"#), Err(BaseError::InvalidFieldValue));
-        let req2 = Request { method: "GET\n\"@path\": /x", ..req };
-        assert_eq!(base_of(&req2, r#"("@method")"#), Err(BaseError::InvalidFieldValue));
+        let req2 = Request {
+            method: "GET\n\"@path\": /x",
+            ..req
+        };
+        assert_eq!(
+            base_of(&req2, r#"("@method")"#),
+            Err(BaseError::InvalidFieldValue)
+        );
     }
 
     #[test]
@@ -387,10 +491,24 @@ mod tests {
 
     #[test]
     fn response_components_with_req() {
-        let rf = [("Content-Type", "application/json"), ("Content-Length", "23")];
+        let rf = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", "23"),
+        ];
         let sig_req = [("Signature", "sig1=:AAAA:, other=:BBBB:")];
-        let req = Request { method: "POST", scheme: "https", authority: "example.com", path: "/foo", query: None, fields: &sig_req };
-        let resp = Response { status: 200, fields: &rf, request: Some(&req) };
+        let req = Request {
+            method: "POST",
+            scheme: "https",
+            authority: "example.com",
+            path: "/foo",
+            query: None,
+            fields: &sig_req,
+        };
+        let resp = Response {
+            status: 200,
+            fields: &rf,
+            request: Some(&req),
+        };
         let list = parse_inner_list(
             r#"("@status" "content-type" "signature";req;key="sig1" "@authority";req "@method";req)"#,
         )
@@ -402,13 +520,25 @@ mod tests {
         assert_eq!(lines[2], "\"signature\";req;key=\"sig1\": :AAAA:");
         assert_eq!(lines[3], "\"@authority\";req: example.com");
         assert_eq!(lines[4], "\"@method\";req: POST");
-        let no_req = Response::<_, [(&str, &str); 1]> { status: 200, fields: &rf, request: None };
+        let no_req = Response::<_, [(&str, &str); 1]> {
+            status: 200,
+            fields: &rf,
+            request: None,
+        };
         assert_eq!(
-            response_base(&no_req, &parse_inner_list(r#"("@method";req)"#).unwrap(), &mut buf),
+            response_base(
+                &no_req,
+                &parse_inner_list(r#"("@method";req)"#).unwrap(),
+                &mut buf
+            ),
             Err(BaseError::MissingComponent)
         );
         assert_eq!(
-            response_base(&no_req, &parse_inner_list(r#"("@method")"#).unwrap(), &mut buf),
+            response_base(
+                &no_req,
+                &parse_inner_list(r#"("@method")"#).unwrap(),
+                &mut buf
+            ),
             Err(BaseError::InvalidComponent)
         );
     }

@@ -109,7 +109,13 @@ impl<'a> Component<'a> {
         } else {
             return Err(BaseError::InvalidComponent);
         };
-        let mut c = Component { item, name, form: FieldForm::Plain, req: false, query_name: None };
+        let mut c = Component {
+            item,
+            name,
+            form: FieldForm::Plain,
+            req: false,
+            query_name: None,
+        };
         let is_field = matches!(name, Name::Field(_));
         for (key, value) in item.params.iter() {
             match (key, value) {
@@ -240,7 +246,11 @@ fn write_query(sink: &mut Sink<'_>, query: Option<&str>) {
 
 /// `@authority`: lowercase, default port for the scheme removed (RFC 9421 §2.2.3).
 fn write_authority(sink: &mut Sink<'_>, scheme: &str, authority: &str) {
-    let default_port = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
+    let default_port = if scheme.eq_ignore_ascii_case("https") {
+        ":443"
+    } else {
+        ":80"
+    };
     // Only a port after the host (or after `]` for IPv6 literals) is a port.
     let host = match authority.strip_suffix(default_port) {
         Some(h) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => h,
@@ -278,7 +288,11 @@ pub(crate) fn write_reencoded(sink: &mut Sink<'_>, raw: &str) {
 /// The re-encoded bytes of a raw query name or value, produced lazily so that comparing and
 /// writing need no buffer.
 fn reencoded(raw: &str) -> impl Iterator<Item = u8> + '_ {
-    FormDecode { bytes: raw.as_bytes(), pos: 0 }.flat_map(|b| {
+    FormDecode {
+        bytes: raw.as_bytes(),
+        pos: 0,
+    }
+    .flat_map(|b| {
         let keep = b.is_ascii_alphanumeric() || b"*-._".contains(&b);
         let hex = b"0123456789ABCDEF";
         let enc = [
@@ -305,8 +319,14 @@ impl Iterator for FormDecode<'_> {
         match b {
             b'+' => Some(b' '),
             b'%' => {
-                let hi = self.bytes.get(self.pos).and_then(|h| (*h as char).to_digit(16));
-                let lo = self.bytes.get(self.pos + 1).and_then(|h| (*h as char).to_digit(16));
+                let hi = self
+                    .bytes
+                    .get(self.pos)
+                    .and_then(|h| (*h as char).to_digit(16));
+                let lo = self
+                    .bytes
+                    .get(self.pos + 1)
+                    .and_then(|h| (*h as char).to_digit(16));
                 match (hi, lo) {
                     (Some(h), Some(l)) => {
                         self.pos += 2;
@@ -324,8 +344,14 @@ impl Iterator for FormDecode<'_> {
 /// signer and verifier to know the type; a field not listed here is unsupported.
 fn structured_type(name: &str) -> Option<SfType> {
     Some(match name {
-        "signature" | "signature-input" | "content-digest" | "repr-digest"
-        | "want-content-digest" | "want-repr-digest" | "accept-signature" | "priority"
+        "signature"
+        | "signature-input"
+        | "content-digest"
+        | "repr-digest"
+        | "want-content-digest"
+        | "want-repr-digest"
+        | "accept-signature"
+        | "priority"
         | "example-dict" => SfType::Dictionary,
         "cache-status" | "proxy-status" | "accept-ch" | "example-list" => SfType::List,
         "example-item" => SfType::Item,
@@ -380,8 +406,14 @@ pub(crate) fn write_field<F: Fields + ?Sized>(
 }
 
 fn trim_ows(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|b| *b != b' ' && *b != b'\t').map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| *b != b' ' && *b != b'\t')
+        .map_or(start, |e| e + 1);
     v.get(start..end).unwrap_or(&[])
 }
 

@@ -84,9 +84,15 @@ impl Digest {
         let dict = Dictionary::parse(value).map_err(|_| DigestError::Malformed)?;
         let mut best: Option<Digest> = None;
         for alg in [DigestAlg::Sha512, DigestAlg::Sha256] {
-            let Some(member) = dict.get(alg.key()) else { continue };
-            let Member::Item(item) = member else { return Err(DigestError::Malformed) };
-            let BareItem::ByteSeq(b64) = item.bare else { return Err(DigestError::Malformed) };
+            let Some(member) = dict.get(alg.key()) else {
+                continue;
+            };
+            let Member::Item(item) = member else {
+                return Err(DigestError::Malformed);
+            };
+            let BareItem::ByteSeq(b64) = item.bare else {
+                return Err(DigestError::Malformed);
+            };
             let mut bytes = [0u8; 64];
             let got = sf::decode_byte_seq(b64, &mut bytes).map_err(|_| DigestError::Malformed)?;
             if got.len() != alg.len() {
@@ -110,7 +116,11 @@ impl Digest {
             .iter()
             .zip(computed.as_bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 { Ok(()) } else { Err(DigestError::Mismatch) }
+        if diff == 0 {
+            Ok(())
+        } else {
+            Err(DigestError::Mismatch)
+        }
     }
 
     /// Checks a whole body against this expected digest.
@@ -219,23 +229,44 @@ mod tests {
 
     #[test]
     fn parse_and_check() {
-        let d = Digest::parse_header("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:").unwrap();
+        let d =
+            Digest::parse_header("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:").unwrap();
         assert_eq!(d.check_body(HELLO), Ok(()));
-        assert_eq!(d.check_body(b"{\"hello\": \"world\"}\n"), Err(DigestError::Mismatch));
+        assert_eq!(
+            d.check_body(b"{\"hello\": \"world\"}\n"),
+            Err(DigestError::Mismatch)
+        );
         // The stronger digest is the one checked.
         let both = "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:, sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
         assert_eq!(Digest::parse_header(both).unwrap().alg(), DigestAlg::Sha512);
         // Unknown algorithms are ignored, but something must remain.
-        assert_eq!(Digest::parse_header("md5=:AAAA:"), Err(DigestError::Unsupported));
         assert_eq!(
-            Digest::parse_header("md5=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:")
-                .map(|d| d.alg()),
+            Digest::parse_header("md5=:AAAA:"),
+            Err(DigestError::Unsupported)
+        );
+        assert_eq!(
+            Digest::parse_header(
+                "md5=:AAAA:, sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+            )
+            .map(|d| d.alg()),
             Ok(DigestAlg::Sha256)
         );
-        assert_eq!(Digest::parse_header("sha-256=:AAAA:"), Err(DigestError::Malformed));
-        assert_eq!(Digest::parse_header("sha-256=abc"), Err(DigestError::Malformed));
-        assert_eq!(Digest::parse_header("sha-256=(:AAAA:)"), Err(DigestError::Malformed));
-        assert_eq!(Digest::parse_header("not a dict"), Err(DigestError::Malformed));
+        assert_eq!(
+            Digest::parse_header("sha-256=:AAAA:"),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(
+            Digest::parse_header("sha-256=abc"),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(
+            Digest::parse_header("sha-256=(:AAAA:)"),
+            Err(DigestError::Malformed)
+        );
+        assert_eq!(
+            Digest::parse_header("not a dict"),
+            Err(DigestError::Malformed)
+        );
         assert_eq!(Digest::parse_header(""), Err(DigestError::Unsupported));
     }
 

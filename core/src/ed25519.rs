@@ -23,10 +23,12 @@
 //!
 //! # Resource limits
 //! A point check costs one Montgomery ladder over 256 bits plus one field exponentiation,
-//! about as much as one signature verification (~60 µs on a desktop core); [`check_signature`]
-//! checks two points, so [`verify_with`] costs about three verifications. No input changes
-//! that cost.
+//! about as much as one signature verification; [`verify_raw`] checks two points and costs about
+//! three verifications, [`verify_with`] takes an already checked [`PublicKey`] (checked once,
+//! when a peer's key is pinned) and costs about two. No input changes that cost; the figures
+//! measured are in `BENCHMARKS.md`.
 
+use crate::identity::PublicKey;
 use crate::wire::wire_error;
 
 /// Which point of a signature check a [`SignatureRuleError`] is about.
@@ -236,14 +238,39 @@ impl Ed25519Backend for CompactBackend {
     }
 }
 
-/// Verifies `sig` over `msg` under `public_key`: [`check_signature`] first, then `backend`.
-pub fn verify_with(
+/// Verifies `sig` over `msg` under a raw `public_key`: [`check_signature`] first, then
+/// `backend`. For keys that arrive as bytes with the signature (tools, vectors).
+pub fn verify_raw(
     backend: &impl Ed25519Backend,
     public_key: &[u8; 32],
     msg: &[u8],
     sig: &[u8; 64],
 ) -> Result<(), SignatureRuleError> {
     check_signature(public_key, sig)?;
+    backend_verdict(backend, public_key, msg, sig)
+}
+
+/// Verifies `sig` over `msg` under a [`PublicKey`], which passed [`check_public_key`] when it
+/// was made: only `S` and `R` are checked here. Peers' keys are pinned once and verified
+/// against many times, so this saves one point check per request.
+pub fn verify_with(
+    backend: &impl Ed25519Backend,
+    public_key: &PublicKey,
+    msg: &[u8],
+    sig: &[u8; 64],
+) -> Result<(), SignatureRuleError> {
+    let (r, s) = split_signature(sig);
+    check_s(&s)?;
+    check_point(&r, PointRole::R)?;
+    backend_verdict(backend, public_key.as_bytes(), msg, sig)
+}
+
+fn backend_verdict(
+    backend: &impl Ed25519Backend,
+    public_key: &[u8; 32],
+    msg: &[u8],
+    sig: &[u8; 64],
+) -> Result<(), SignatureRuleError> {
     if backend.verify(public_key, msg, sig) {
         Ok(())
     } else {
@@ -536,7 +563,9 @@ mod tests {
             assert!(!SMALL_ORDER[..i].contains(point), "duplicate entry");
             assert_eq!(
                 check_public_key(point),
-                Err(SignatureRuleError::SmallOrderPoint { point: PointRole::PublicKey })
+                Err(SignatureRuleError::SmallOrderPoint {
+                    point: PointRole::PublicKey
+                })
             );
         }
     }
@@ -612,7 +641,7 @@ mod tests {
         sig[32] -= 1;
         assert_eq!(check_signature(&pk, &sig), Ok(()));
         assert_eq!(
-            verify_with(&CompactBackend, &pk, b"x", &sig),
+            verify_raw(&CompactBackend, &pk, b"x", &sig),
             Err(SignatureRuleError::Invalid)
         );
     }
@@ -639,7 +668,10 @@ mod tests {
             match ed25519_compact::PublicKey::new(bytes).validate() {
                 Ok(()) => {
                     assert!(
-                        matches!(ours, Ok(()) | Err(SignatureRuleError::MixedOrderPoint { .. })),
+                        matches!(
+                            ours,
+                            Ok(()) | Err(SignatureRuleError::MixedOrderPoint { .. })
+                        ),
                         "{ours:?}"
                     );
                     if ours.is_ok() {
@@ -649,7 +681,10 @@ mod tests {
                     }
                 }
                 Err(Error::WeakPublicKey) => {
-                    assert!(matches!(ours, Err(SignatureRuleError::SmallOrderPoint { .. })))
+                    assert!(matches!(
+                        ours,
+                        Err(SignatureRuleError::SmallOrderPoint { .. })
+                    ))
                 }
                 Err(_) => assert!(matches!(
                     ours,

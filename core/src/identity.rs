@@ -291,11 +291,8 @@ mod tests {
         let sig = id.sign(b"hello");
         assert_eq!(sig, id.sign(b"hello"));
         let pk = id.public_key();
-        assert_eq!(
-            verify_with(&CompactBackend, pk.as_bytes(), b"hello", &sig),
-            Ok(())
-        );
-        assert!(verify_with(&CompactBackend, pk.as_bytes(), b"hellp", &sig).is_err());
+        assert_eq!(verify_with(&CompactBackend, &pk, b"hello", &sig), Ok(()));
+        assert!(verify_with(&CompactBackend, &pk, b"hellp", &sig).is_err());
     }
 
     #[test]

@@ -1,23 +1,33 @@
 #![no_std]
 #![doc = include_str!("../README.md")]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::std_instead_of_core,
+        clippy::alloc_instead_of_core
+    )
+)]
 
-pub mod wire;
-pub mod sink;
-pub mod sf;
-pub mod message;
-pub mod component;
+pub mod acl;
+pub mod app_meta;
 pub mod base;
+pub mod component;
 pub mod digest;
-pub mod replay;
-pub mod sign;
-pub mod verify;
-pub mod profile;
 pub mod ed25519;
 pub mod id;
 pub mod identity;
-mod pem;
+pub mod message;
 pub mod path;
+mod pem;
+pub mod profile;
+pub mod replay;
+pub mod sf;
+pub mod sign;
+pub mod sink;
 pub mod template;
-pub mod acl;
-pub mod app_meta;
+pub mod verify;
+pub mod wire;

@@ -37,7 +37,10 @@ pub trait FieldsExt: Fields {
             return Err(SingleFieldError::Repeated);
         }
         let text = core::str::from_utf8(first).map_err(|_| SingleFieldError::NotText)?;
-        if !text.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        if !text
+            .bytes()
+            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        {
             return Err(SingleFieldError::NotText);
         }
         Ok(text.trim_matches([' ', '\t']))
@@ -83,7 +86,10 @@ impl<'s, V: AsRef<[u8]> + ?Sized> Fields for [(&'s str, &'s V)] {
         Self: 'f;
 
     fn values<'f>(&'f self, name: &'f str) -> SliceValues<'f, V> {
-        SliceValues { iter: self.iter(), name }
+        SliceValues {
+            iter: self.iter(),
+            name,
+        }
     }
 }
 
@@ -94,7 +100,10 @@ impl<'s, V: AsRef<[u8]> + ?Sized, const N: usize> Fields for [(&'s str, &'s V); 
         Self: 'f;
 
     fn values<'f>(&'f self, name: &'f str) -> SliceValues<'f, V> {
-        SliceValues { iter: self.iter(), name }
+        SliceValues {
+            iter: self.iter(),
+            name,
+        }
     }
 }
 

@@ -68,12 +68,21 @@ impl<const N: usize> Default for FixedReplayCache<N> {
 impl<const N: usize> FixedReplayCache<N> {
     /// An empty cache.
     pub const fn new() -> Self {
-        FixedReplayCache { entries: [Entry { key: [0; 16], keep_until: 0, used: false }; N] }
+        FixedReplayCache {
+            entries: [Entry {
+                key: [0; 16],
+                keep_until: 0,
+                used: false,
+            }; N],
+        }
     }
 
     /// Entries still needed at `now`.
     pub fn live(&self, now: u64) -> usize {
-        self.entries.iter().filter(|e| e.used && e.keep_until >= now).count()
+        self.entries
+            .iter()
+            .filter(|e| e.used && e.keep_until >= now)
+            .count()
     }
 
     /// The capacity `N`.
@@ -113,8 +122,14 @@ impl<const N: usize> ReplayCache for FixedReplayCache<N> {
                 free = Some(i);
             }
         }
-        let slot = free.and_then(|i| self.entries.get_mut(i)).ok_or(ReplayError::Full)?;
-        *slot = Entry { key, keep_until, used: true };
+        let slot = free
+            .and_then(|i| self.entries.get_mut(i))
+            .ok_or(ReplayError::Full)?;
+        *slot = Entry {
+            key,
+            keep_until,
+            used: true,
+        };
         Ok(())
     }
 }
@@ -127,7 +142,10 @@ mod tests {
     fn second_use_is_refused() {
         let mut c = FixedReplayCache::<4>::new();
         assert_eq!(c.check_and_insert("k", "n1", 100, 400), Ok(()));
-        assert_eq!(c.check_and_insert("k", "n1", 101, 400), Err(ReplayError::Replayed));
+        assert_eq!(
+            c.check_and_insert("k", "n1", 101, 400),
+            Err(ReplayError::Replayed)
+        );
         // Same nonce from another key is another pair.
         assert_eq!(c.check_and_insert("k2", "n1", 101, 400), Ok(()));
         assert_eq!(c.check_and_insert("k", "n2", 101, 400), Ok(()));
@@ -145,9 +163,15 @@ mod tests {
         let mut c = FixedReplayCache::<2>::new();
         c.check_and_insert("k", "a", 0, 100).unwrap();
         c.check_and_insert("k", "b", 0, 100).unwrap();
-        assert_eq!(c.check_and_insert("k", "c", 50, 150), Err(ReplayError::Full));
+        assert_eq!(
+            c.check_and_insert("k", "c", 50, 150),
+            Err(ReplayError::Full)
+        );
         // The refused nonce was not recorded, and the live ones still are.
-        assert_eq!(c.check_and_insert("k", "a", 50, 150), Err(ReplayError::Replayed));
+        assert_eq!(
+            c.check_and_insert("k", "a", 50, 150),
+            Err(ReplayError::Replayed)
+        );
         assert_eq!(c.live(50), 2);
     }
 
@@ -158,7 +182,10 @@ mod tests {
         c.check_and_insert("k", "b", 0, 200).unwrap();
         assert_eq!(c.check_and_insert("k", "c", 101, 400), Ok(()));
         assert_eq!(c.live(101), 2);
-        assert_eq!(c.check_and_insert("k", "b", 150, 400), Err(ReplayError::Replayed));
+        assert_eq!(
+            c.check_and_insert("k", "b", 150, 400),
+            Err(ReplayError::Replayed)
+        );
     }
 
     #[test]

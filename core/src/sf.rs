@@ -10,7 +10,7 @@
 //! Strings and byte sequences stay in their wire form: a string's content keeps its `\"` and
 //! `\\` escapes (which are exactly the canonical serialisation, so it can be written back
 //! as is and compared without unescaping), a byte sequence keeps its base64 text (decoded on
-//! request with [`decode_byte_seq`]). Serialisation ([`write_item`], [`write_params`], …)
+//! request with [`decode_byte_seq`]). Serialisation ([`serialize_dictionary`], [`serialize_item`], …)
 //! produces the canonical form of RFC 8941 §4.1, which is what RFC 9421 signs.
 //!
 //! Repeated keys follow RFC 8941: the last value wins, at the position of the first
@@ -137,12 +137,17 @@ pub struct Params<'a> {
 impl<'a> Params<'a> {
     /// Every parameter in received order, repeated keys included.
     pub fn iter(&self) -> ParamIter<'a> {
-        ParamIter { cur: Cursor::new(self.src) }
+        ParamIter {
+            cur: Cursor::new(self.src),
+        }
     }
 
     /// The value of `key` (the last one when repeated, as RFC 8941 says).
     pub fn get(&self, key: &str) -> Option<BareItem<'a>> {
-        self.iter().filter(|(k, _)| *k == key).last().map(|(_, v)| v)
+        self.iter()
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, v)| v)
     }
 
     /// Whether any key appears more than once.
@@ -205,7 +210,9 @@ pub struct InnerList<'a> {
 impl<'a> InnerList<'a> {
     /// The items in order.
     pub fn items(&self) -> InnerIter<'a> {
-        InnerIter { cur: Cursor::new(self.items_src) }
+        InnerIter {
+            cur: Cursor::new(self.items_src),
+        }
     }
 }
 
@@ -261,12 +268,17 @@ impl<'a> Dictionary<'a> {
 
     /// Every member in received order, repeated keys included.
     pub fn iter(&self) -> DictIter<'a> {
-        DictIter { cur: Cursor::new(self.src) }
+        DictIter {
+            cur: Cursor::new(self.src),
+        }
     }
 
     /// The member named `key` (the last one when repeated).
     pub fn get(&self, key: &str) -> Option<Member<'a>> {
-        self.iter().filter(|(k, _)| *k == key).last().map(|(_, m)| m)
+        self.iter()
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, m)| m)
     }
 
     /// Whether any key appears more than once.
@@ -326,7 +338,9 @@ impl<'a> List<'a> {
 
     /// Every member in order.
     pub fn iter(&self) -> ListIter<'a> {
-        ListIter { cur: Cursor::new(self.src) }
+        ListIter {
+            cur: Cursor::new(self.src),
+        }
     }
 }
 
@@ -355,7 +369,9 @@ pub fn parse_item(input: &str) -> Result<Item<'_>, SfError> {
     let mut cur = Cursor::new(src);
     let item = cur.parse_item().map_err(|e| shift(e, offset))?;
     if !cur.at_end() {
-        return Err(SfError::Syntax { at: cur.pos + offset });
+        return Err(SfError::Syntax {
+            at: cur.pos + offset,
+        });
     }
     Ok(item)
 }
@@ -367,7 +383,9 @@ pub fn parse_inner_list(input: &str) -> Result<InnerList<'_>, SfError> {
     let mut cur = Cursor::new(src);
     let list = cur.parse_inner_list().map_err(|e| shift(e, offset))?;
     if !cur.at_end() {
-        return Err(SfError::Syntax { at: cur.pos + offset });
+        return Err(SfError::Syntax {
+            at: cur.pos + offset,
+        });
     }
     Ok(list)
 }
@@ -391,7 +409,10 @@ pub fn parse_inner_list_items(input: &str) -> Result<InnerList<'_>, SfError> {
             return Err(cur.err());
         }
     }
-    Ok(InnerList { items_src: input, params: Params::default() })
+    Ok(InnerList {
+        items_src: input,
+        params: Params::default(),
+    })
 }
 
 fn trim_sp(s: &str) -> &str {
@@ -495,7 +516,13 @@ impl<'a> Cursor<'a> {
             Ok((key, self.parse_member()?))
         } else {
             let params = self.parse_params()?;
-            Ok((key, Member::Item(Item { bare: BareItem::Boolean(true), params })))
+            Ok((
+                key,
+                Member::Item(Item {
+                    bare: BareItem::Boolean(true),
+                    params,
+                }),
+            ))
         }
     }
 
@@ -551,7 +578,9 @@ impl<'a> Cursor<'a> {
             }
             self.parse_one_param()?;
         }
-        Ok(Params { src: self.since(start) })
+        Ok(Params {
+            src: self.since(start),
+        })
     }
 
     fn parse_one_param(&mut self) -> Result<(&'a str, BareItem<'a>), SfError> {
@@ -834,7 +863,9 @@ pub(crate) fn write_params(sink: &mut Sink<'_>, params: &Params<'_>) {
         if params.iter().take(i).any(|(k, _)| k == key) {
             continue;
         }
-        let Some(value) = params.get(key) else { continue };
+        let Some(value) = params.get(key) else {
+            continue;
+        };
         write_param(sink, key, &value);
     }
 }
@@ -883,7 +914,9 @@ pub(crate) fn write_dictionary(sink: &mut Sink<'_>, dict: &Dictionary<'_>) {
         if dict.iter().take(i).any(|(k, _)| k == key) {
             continue;
         }
-        let Some(member) = dict.get(key) else { continue };
+        let Some(member) = dict.get(key) else {
+            continue;
+        };
         if !first {
             sink.push_str(", ");
         }
@@ -965,15 +998,24 @@ mod tests {
         assert_eq!(names.len(), 6);
         assert_eq!(names[0], BareItem::String("date"));
         assert_eq!(l.params.get("created"), Some(BareItem::Integer(1618884473)));
-        assert_eq!(l.params.get("keyid"), Some(BareItem::String("test-key-ed25519")));
+        assert_eq!(
+            l.params.get("keyid"),
+            Some(BareItem::String("test-key-ed25519"))
+        );
         assert_eq!(dict_roundtrip(v), v);
     }
 
     #[test]
     fn canonical_serialisation() {
-        assert_eq!(dict_roundtrip("a=1,  b=2;x=?1;y=?0 ,c"), "a=1, b=2;x;y=?0, c");
+        assert_eq!(
+            dict_roundtrip("a=1,  b=2;x=?1;y=?0 ,c"),
+            "a=1, b=2;x;y=?0, c"
+        );
         assert_eq!(dict_roundtrip("a=( 1  2 )"), "a=(1 2)");
-        assert_eq!(dict_roundtrip("a=1.500, b=-0.05, c=2.0"), "a=1.5, b=-0.05, c=2.0");
+        assert_eq!(
+            dict_roundtrip("a=1.500, b=-0.05, c=2.0"),
+            "a=1.5, b=-0.05, c=2.0"
+        );
         assert_eq!(dict_roundtrip("a=:aGVsbG8:"), "a=:aGVsbG8=:");
         assert_eq!(dict_roundtrip("a=1, b=2, a=3"), "a=3, b=2");
         assert_eq!(dict_roundtrip("a=1;p=1;q;p=2"), "a=1;p=2;q");
@@ -985,15 +1027,24 @@ mod tests {
     fn syntax_errors_carry_position() {
         assert_eq!(Dictionary::parse("a=1,"), Err(SfError::Syntax { at: 4 }));
         assert_eq!(Dictionary::parse("A=1"), Err(SfError::Syntax { at: 0 }));
-        assert_eq!(Dictionary::parse("a=\"\\x\""), Err(SfError::Syntax { at: 4 }));
-        assert_eq!(Dictionary::parse("a=\"open"), Err(SfError::Syntax { at: 7 }));
+        assert_eq!(
+            Dictionary::parse("a=\"\\x\""),
+            Err(SfError::Syntax { at: 4 })
+        );
+        assert_eq!(
+            Dictionary::parse("a=\"open"),
+            Err(SfError::Syntax { at: 7 })
+        );
         assert_eq!(Dictionary::parse("a=(1 2"), Err(SfError::Syntax { at: 6 }));
         assert_eq!(Dictionary::parse("a=(1,2)"), Err(SfError::Syntax { at: 4 }));
         assert_eq!(Dictionary::parse("a=1 b=2"), Err(SfError::Syntax { at: 4 }));
         assert_eq!(Dictionary::parse("a=?2"), Err(SfError::Syntax { at: 3 }));
         assert_eq!(Dictionary::parse("a=1."), Err(SfError::Syntax { at: 4 }));
         assert_eq!(Dictionary::parse("a=\"é\""), Err(SfError::Syntax { at: 3 }));
-        assert!(Dictionary::parse("a=@123").is_err(), "RFC 9651 dates are not RFC 8941");
+        assert!(
+            Dictionary::parse("a=@123").is_err(),
+            "RFC 9651 dates are not RFC 8941"
+        );
         assert!(Dictionary::parse("a=%\"x\"").is_err());
     }
 
@@ -1009,7 +1060,10 @@ mod tests {
             parse_item("1000000000000.1"),
             Err(SfError::NumberOutOfRange { at: 0 })
         );
-        assert_eq!(parse_item("1.0001"), Err(SfError::NumberOutOfRange { at: 0 }));
+        assert_eq!(
+            parse_item("1.0001"),
+            Err(SfError::NumberOutOfRange { at: 0 })
+        );
         assert_eq!(parse_item("-"), Err(SfError::Syntax { at: 1 }));
         assert_eq!(
             parse_item("-999999999999.999").unwrap().bare,
@@ -1020,7 +1074,9 @@ mod tests {
     #[test]
     fn byte_sequences() {
         let item = parse_item(":cHJldGVuZCB0aGlzIGlzIGJpbmFyeSBjb250ZW50Lg==:").unwrap();
-        let BareItem::ByteSeq(b64) = item.bare else { panic!() };
+        let BareItem::ByteSeq(b64) = item.bare else {
+            panic!()
+        };
         let mut out = [0u8; 64];
         assert_eq!(
             decode_byte_seq(b64, &mut out).unwrap(),
@@ -1065,7 +1121,10 @@ mod tests {
         let l = List::parse("sugar, tea;x=1, (a b);y").unwrap();
         assert_eq!(l.iter().count(), 3);
         let mut buf = [0u8; 64];
-        assert_eq!(serialize_list(&l, &mut buf).unwrap(), "sugar, tea;x=1, (a b);y");
+        assert_eq!(
+            serialize_list(&l, &mut buf).unwrap(),
+            "sugar, tea;x=1, (a b);y"
+        );
         assert!(List::parse("").unwrap().iter().next().is_none());
         assert!(List::parse("a,,b").is_err());
     }

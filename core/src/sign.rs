@@ -142,9 +142,16 @@ fn finish(
     sf::write_bytes(&mut sink, &sig);
     let signature = sink.finish_str().map_err(|_| SignError::InvalidLabel)?;
 
-    let mut out = SignedFields { signature_input: heapless::String::new(), signature: heapless::String::new() };
-    out.signature_input.push_str(input).map_err(|_| SignError::TooLong)?;
-    out.signature.push_str(signature).map_err(|_| SignError::InvalidLabel)?;
+    let mut out = SignedFields {
+        signature_input: heapless::String::new(),
+        signature: heapless::String::new(),
+    };
+    out.signature_input
+        .push_str(input)
+        .map_err(|_| SignError::TooLong)?;
+    out.signature
+        .push_str(signature)
+        .map_err(|_| SignError::InvalidLabel)?;
     Ok(out)
 }
 
@@ -162,10 +169,10 @@ fn inner_list_text(
     components: &str,
     p: &SignatureParams<'_>,
 ) -> Result<heapless::String<MAX_SIGNATURE_INPUT>, SignError> {
-    if let (Some(c), Some(e)) = (p.created, p.expires) {
-        if e < c {
-            return Err(SignError::InvalidParam);
-        }
+    if let (Some(c), Some(e)) = (p.created, p.expires)
+        && e < c
+    {
+        return Err(SignError::InvalidParam);
     }
     let mut buf = [0u8; MAX_SIGNATURE_INPUT];
     let mut sink = Sink::new(&mut buf);
@@ -192,7 +199,11 @@ fn inner_list_text(
     Ok(out)
 }
 
-fn write_string_param(sink: &mut Sink<'_>, key: &str, value: Option<&str>) -> Result<(), SignError> {
+fn write_string_param(
+    sink: &mut Sink<'_>,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), SignError> {
     let Some(v) = value else { return Ok(()) };
     if !v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Err(SignError::InvalidParam);

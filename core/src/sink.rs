@@ -1,8 +1,8 @@
 //! A byte sink over a caller's buffer that keeps counting when the buffer is full.
 //!
 //! Every writer in the core (signature bases, structured-field serialisation, header values)
-//! goes through [`Sink`], so "how much room would this need?" has one answer everywhere: write
-//! as usual, then [`Sink::finish`] either returns the bytes or `BufferTooSmall { needed }`.
+//! goes through `Sink`, so "how much room would this need?" has one answer everywhere: write
+//! as usual, then `Sink::finish` either returns the bytes or `BufferTooSmall { needed }`.
 //! The caller's buffer may hold a partial write after an overflow; nothing else changes.
 
 /// The caller's buffer was too small; `needed` bytes would have fitted the whole output.
@@ -78,7 +78,6 @@ impl<'b> Sink<'b> {
         }
         self.push(digits.get(i..).unwrap_or(&[]));
     }
-
 
     pub(crate) fn finish(self) -> Result<&'b [u8], BufferTooSmall> {
         let needed = self.len;

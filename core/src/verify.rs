@@ -230,7 +230,10 @@ pub struct Verifier<'p, B = CompactBackend> {
 impl<'p> Verifier<'p, CompactBackend> {
     /// A verifier using `ed25519-compact`.
     pub const fn new(policy: Policy<'p>) -> Self {
-        Verifier { policy, backend: CompactBackend }
+        Verifier {
+            policy,
+            backend: CompactBackend,
+        }
     }
 }
 
@@ -260,7 +263,8 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         let located = self.locate(fields)?;
         let meta = self.check_metadata(&located, fields, now)?;
         let key = self.resolve_key(keys, &meta)?;
-        let base = base::request_base(request, &located.list, base_buf).map_err(VerifyError::Base)?;
+        let base =
+            base::request_base(request, &located.list, base_buf).map_err(VerifyError::Base)?;
         self.finish(located, meta, key, base, fields, replay, now)
     }
 
@@ -277,7 +281,8 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         let located = self.locate(fields)?;
         let meta = self.check_metadata(&located, fields, now)?;
         let key = self.resolve_key(keys, &meta)?;
-        let base = base::response_base(response, &located.list, base_buf).map_err(VerifyError::Base)?;
+        let base =
+            base::response_base(response, &located.list, base_buf).map_err(VerifyError::Base)?;
         self.finish(located, meta, key, base, fields, replay, now)
     }
 
@@ -288,16 +293,26 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
             None => only_label(fields)?,
         };
         let input = find_member(fields, "signature-input", label)?;
-        let Member::InnerList(list) = input.1 else { return Err(VerifyError::Malformed) };
+        let Member::InnerList(list) = input.1 else {
+            return Err(VerifyError::Malformed);
+        };
         let signature = find_member(fields, "signature", label)?;
-        let Member::Item(item) = signature.1 else { return Err(VerifyError::Malformed) };
-        let BareItem::ByteSeq(b64) = item.bare else { return Err(VerifyError::Malformed) };
+        let Member::Item(item) = signature.1 else {
+            return Err(VerifyError::Malformed);
+        };
+        let BareItem::ByteSeq(b64) = item.bare else {
+            return Err(VerifyError::Malformed);
+        };
         let mut sig = [0u8; 64];
         let decoded = sf::decode_byte_seq(b64, &mut sig).map_err(|_| VerifyError::Malformed)?;
         if decoded.len() != 64 {
             return Err(VerifyError::Malformed);
         }
-        Ok(Located { label: input.0, list, sig })
+        Ok(Located {
+            label: input.0,
+            list,
+            sig,
+        })
     }
 
     fn check_metadata<'m, F: Fields + ?Sized>(
@@ -313,10 +328,10 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         }
         self.check_coverage(&located.list, fields)?;
         let meta = Meta::read(&located.list, p.allow_unknown_params)?;
-        if let Some(alg) = meta.alg {
-            if !alg.is_string_eq("ed25519") {
-                return Err(VerifyError::UnsupportedAlgorithm);
-            }
+        if let Some(alg) = meta.alg
+            && !alg.is_string_eq("ed25519")
+        {
+            return Err(VerifyError::UnsupportedAlgorithm);
         }
         check_freshness(p, &meta, now)?;
         if meta.nonce.map_or(0, str::len) < p.min_nonce_len
@@ -324,21 +339,24 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         {
             return Err(VerifyError::NonceMissing);
         }
-        if let Some(expected) = p.expected_keyid {
-            if meta.keyid != Some(expected) {
-                return Err(VerifyError::KeyIdMismatch);
-            }
+        if let Some(expected) = p.expected_keyid
+            && meta.keyid != Some(expected)
+        {
+            return Err(VerifyError::KeyIdMismatch);
         }
         if p.keyid_is_shard_id {
             let keyid = meta.keyid.ok_or(VerifyError::KeyIdMismatch)?;
             ShardId::parse(keyid).map_err(VerifyError::KeyIdNotShardId)?;
         }
-        if let Some(expected) = p.expected_tag {
-            if meta.tag != Some(expected) {
-                return Err(VerifyError::TagMismatch);
-            }
+        if let Some(expected) = p.expected_tag
+            && meta.tag != Some(expected)
+        {
+            return Err(VerifyError::TagMismatch);
         }
-        Ok(Meta { components: count, ..meta })
+        Ok(Meta {
+            components: count,
+            ..meta
+        })
     }
 
     fn check_coverage<F: Fields + ?Sized>(
@@ -347,11 +365,14 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         fields: &F,
     ) -> Result<(), VerifyError> {
         let p = &self.policy;
-        let required = sf::parse_inner_list_items(p.required).map_err(|_| VerifyError::Malformed)?;
-        let conditional =
-            sf::parse_inner_list_items(p.required_if_present).map_err(|_| VerifyError::Malformed)?;
+        let required =
+            sf::parse_inner_list_items(p.required).map_err(|_| VerifyError::Malformed)?;
+        let conditional = sf::parse_inner_list_items(p.required_if_present)
+            .map_err(|_| VerifyError::Malformed)?;
         let covered = |want: &Component<'_>| {
-            list.items().filter_map(|i| Component::parse(i).ok()).any(|c| c.same_as(want))
+            list.items()
+                .filter_map(|i| Component::parse(i).ok())
+                .any(|c| c.same_as(want))
         };
         for item in required.items() {
             let want = Component::parse(item).map_err(VerifyError::Base)?;
@@ -386,7 +407,11 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         Ok(())
     }
 
-    fn resolve_key(&self, keys: &impl KeySource, meta: &Meta<'_>) -> Result<PublicKey, VerifyError> {
+    fn resolve_key(
+        &self,
+        keys: &impl KeySource,
+        meta: &Meta<'_>,
+    ) -> Result<PublicKey, VerifyError> {
         let key = keys.key_for(meta.keyid).ok_or(VerifyError::UnknownKey)?;
         if self.policy.keyid_is_shard_id {
             let id = meta
@@ -412,10 +437,12 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         replay: &mut impl ReplayCache,
         now: u64,
     ) -> Result<Verified<'m>, VerifyError> {
-        ed25519::verify_with(&self.backend, key.as_bytes(), base, &located.sig)
+        ed25519::verify_with(&self.backend, &key, base, &located.sig)
             .map_err(VerifyError::Signature)?;
         let content_digest = if digest_covered(&located.list) {
-            let value = fields.single("content-digest").map_err(|_| VerifyError::Digest(DigestError::Malformed))?;
+            let value = fields
+                .single("content-digest")
+                .map_err(|_| VerifyError::Digest(DigestError::Malformed))?;
             Some(Digest::parse_header(value).map_err(VerifyError::Digest)?)
         } else {
             None
@@ -443,9 +470,8 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
 /// Whether the plain `content-digest` field is covered (not `;bs`, `;key`…, which would
 /// not bind the digest value as the receiver reads it).
 fn digest_covered(list: &InnerList<'_>) -> bool {
-    list.items().any(|i| {
-        i.bare == BareItem::String("content-digest") && i.params.is_empty()
-    })
+    list.items()
+        .any(|i| i.bare == BareItem::String("content-digest") && i.params.is_empty())
 }
 
 /// The signature parameters, typed.
@@ -489,17 +515,19 @@ fn check_freshness(p: &Policy<'_>, m: &Meta<'_>, now: u64) -> Result<(), VerifyE
     let now = i128::from(now);
     let skew = i128::from(p.max_skew);
     match m.created {
-        None if p.require_created || p.max_age.is_some() => return Err(VerifyError::CreatedMissing),
+        None if p.require_created || p.max_age.is_some() => {
+            return Err(VerifyError::CreatedMissing);
+        }
         None => {}
         Some(created) => {
             let created = i128::from(created);
             if created > now + skew {
                 return Err(VerifyError::CreatedInFuture);
             }
-            if let Some(max_age) = p.max_age {
-                if now > created + i128::from(max_age) + skew {
-                    return Err(VerifyError::TooOld);
-                }
+            if let Some(max_age) = p.max_age
+                && now > created + i128::from(max_age) + skew
+            {
+                return Err(VerifyError::TooOld);
             }
         }
     }
@@ -522,7 +550,10 @@ fn check_freshness(p: &Policy<'_>, m: &Meta<'_>, now: u64) -> Result<(), VerifyE
 /// freshness checks. Without any time bound it is remembered for good.
 fn keep_until(p: &Policy<'_>, m: &Meta<'_>) -> u64 {
     let skew = i128::from(p.max_skew);
-    let by_age = m.created.zip(p.max_age).map(|(c, a)| i128::from(c) + i128::from(a) + skew);
+    let by_age = m
+        .created
+        .zip(p.max_age)
+        .map(|(c, a)| i128::from(c) + i128::from(a) + skew);
     let by_expiry = m.expires.map(|e| i128::from(e) + skew);
     let bound = match (by_age, by_expiry) {
         (Some(a), Some(b)) => a.min(b),

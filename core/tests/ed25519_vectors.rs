@@ -1,5 +1,5 @@
 //! The Ed25519 validity rule, stated as data and checked against the C2SP/CCTV edge-case
-//! vectors (`shared/vectors/ed25519vectors.json`, see `shared/vectors/README.md`).
+//! vectors (`conformance/vectors/third-party/ed25519vectors.json`, see the README beside it).
 //!
 //! `RULE` is the protocol's rule (also in `docs/ID.md`): a vector is accepted exactly when
 //! none of its flags is rejected. `COMPACT_ALONE` records what ed25519-compact does without
@@ -8,7 +8,7 @@
 
 use shardpeer_core::ed25519::{
     CompactBackend, Ed25519Backend, PointRole, SignatureRuleError, check_public_key,
-    check_signature, verify_with,
+    check_signature, verify_raw,
 };
 extern crate alloc;
 use alloc::collections::BTreeMap;
@@ -61,7 +61,7 @@ impl Vector {
 
 fn load() -> Vec<Vector> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/vectors/ed25519vectors.json");
+        .join("../conformance/vectors/third-party/ed25519vectors.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the Ed25519 vectors at {}: {e}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&text).expect("vectors are not JSON");
@@ -129,7 +129,7 @@ fn ed25519_validity_rule() {
     // flag → [vectors, accepted by us, accepted by ed25519-compact alone]
     let mut summary: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for v in &vectors {
-        let ours = verify_with(&CompactBackend, &v.key, &v.msg, &v.sig);
+        let ours = verify_raw(&CompactBackend, &v.key, &v.msg, &v.sig);
         let alone = CompactBackend.verify(&v.key, &v.msg, &v.sig);
 
         assert_eq!(

@@ -10,7 +10,7 @@ use shardpeer_core::profile;
 use shardpeer_core::replay::{FixedReplayCache, ReplayError};
 use shardpeer_core::sf;
 use shardpeer_core::sign::{self, SignError, SignatureParams};
-use shardpeer_core::verify::{KeySource, Policy, VerifyError, Verifier};
+use shardpeer_core::verify::{KeySource, Policy, Verifier, VerifyError};
 use shardpeer_core::wire::WireError;
 
 const B14_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n";
@@ -41,8 +41,21 @@ fn b2_fields() -> Fields<'static> {
     ]
 }
 
-fn request<'a>(fields: &'a [(&'a str, &'a str)], method: &'a str, authority: &'a str, path: &'a str, query: Option<&'a str>) -> Request<'a, [(&'a str, &'a str)]> {
-    Request { method, scheme: "https", authority, path, query, fields }
+fn request<'a>(
+    fields: &'a [(&'a str, &'a str)],
+    method: &'a str,
+    authority: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+) -> Request<'a, [(&'a str, &'a str)]> {
+    Request {
+        method,
+        scheme: "https",
+        authority,
+        path,
+        query,
+        fields,
+    }
 }
 
 fn no_replay() -> FixedReplayCache<16> {
@@ -52,8 +65,18 @@ fn no_replay() -> FixedReplayCache<16> {
 #[test]
 fn rfc9421_b26_signs_byte_for_byte() {
     let fields = b2_fields();
-    let req = request(&fields, "POST", "example.com", "/foo", Some("param=Value&Pet=dog"));
-    let params = SignatureParams { created: Some(1618884473), keyid: Some("test-key-ed25519"), ..Default::default() };
+    let req = request(
+        &fields,
+        "POST",
+        "example.com",
+        "/foo",
+        Some("param=Value&Pet=dog"),
+    );
+    let params = SignatureParams {
+        created: Some(1618884473),
+        keyid: Some("test-key-ed25519"),
+        ..Default::default()
+    };
     let mut buf = [0u8; 1024];
     let out = sign::sign_request(
         &rfc_identity(),
@@ -73,7 +96,13 @@ fn rfc9421_b26_verifies() {
     let mut fields = b2_fields();
     fields.push(("Signature-Input", B26_INPUT));
     fields.push(("Signature", B26_SIGNATURE));
-    let req = request(&fields, "POST", "example.com", "/foo", Some("param=Value&Pet=dog"));
+    let req = request(
+        &fields,
+        "POST",
+        "example.com",
+        "/foo",
+        Some("param=Value&Pet=dog"),
+    );
     let mut buf = [0u8; 1024];
     let v = Verifier::new(Policy::RFC9421)
         .verify_request(&req, &rfc_public(), &mut no_replay(), 1618884473, &mut buf)
@@ -81,15 +110,33 @@ fn rfc9421_b26_verifies() {
     assert_eq!(v.label, "sig-b26");
     assert_eq!(v.keyid, Some("test-key-ed25519"));
     assert_eq!(v.components, 6);
-    assert_eq!(v.content_digest, None, "content-digest is not covered by B.2.6");
+    assert_eq!(
+        v.content_digest, None,
+        "content-digest is not covered by B.2.6"
+    );
     // Without `now` close to `created` it still verifies: plain RFC 9421 sets no max age.
-    assert!(Verifier::new(Policy::RFC9421).verify_request(&req, &rfc_public(), &mut no_replay(), 1_900_000_000, &mut buf).is_ok());
+    assert!(
+        Verifier::new(Policy::RFC9421)
+            .verify_request(
+                &req,
+                &rfc_public(),
+                &mut no_replay(),
+                1_900_000_000,
+                &mut buf
+            )
+            .is_ok()
+    );
 }
 
 const B4_INPUT: &str = r#"transform=("@method" "@path" "@authority" "accept");created=1618884473;keyid="test-key-ed25519""#;
 const B4_SIGNATURE: &str = "transform=:ZT1kooQsEHpZ0I1IjCqtQppOmIqlJPeo7DHR3SoMn0s5JZ1eRGS0A+vyYP9t/LXlh5QMFFQ6cpLt2m0pmj3NDA==:";
 
-fn verify_b4(method: &str, authority: &str, query: &str, fields: &[(&str, &str)]) -> Result<(), VerifyError> {
+fn verify_b4(
+    method: &str,
+    authority: &str,
+    query: &str,
+    fields: &[(&str, &str)],
+) -> Result<(), VerifyError> {
     let mut all: Fields = fields.to_vec();
     all.push(("Signature-Input", B4_INPUT));
     all.push(("Signature", B4_SIGNATURE));
@@ -102,31 +149,83 @@ fn verify_b4(method: &str, authority: &str, query: &str, fields: &[(&str, &str)]
 
 #[test]
 fn rfc9421_b4_transformations() {
-    let original = [("Host", "example.org"), ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"), ("Accept", "application/json"), ("Accept", "*/*")];
-    assert_eq!(verify_b4("GET", "example.org", "name1=Value1&Name2=value2", &original), Ok(()));
+    let original = [
+        ("Host", "example.org"),
+        ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"),
+        ("Accept", "application/json"),
+        ("Accept", "*/*"),
+    ];
+    assert_eq!(
+        verify_b4("GET", "example.org", "name1=Value1&Name2=value2", &original),
+        Ok(())
+    );
     // Still valid: an added query parameter and field.
     assert_eq!(
-        verify_b4("GET", "example.org", "name1=Value1&Name2=value2&param=added", &[("Host", "example.org"), ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"), ("Accept", "application/json"), ("Accept", "*/*"), ("Accept-Language", "en-US,en;q=0.5")]),
+        verify_b4(
+            "GET",
+            "example.org",
+            "name1=Value1&Name2=value2&param=added",
+            &[
+                ("Host", "example.org"),
+                ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"),
+                ("Accept", "application/json"),
+                ("Accept", "*/*"),
+                ("Accept-Language", "en-US,en;q=0.5")
+            ]
+        ),
         Ok(())
     );
     // Still valid: Date removed, Referer added, Accept lines collapsed.
     assert_eq!(
-        verify_b4("GET", "example.org", "name1=Value1&Name2=value2", &[("Host", "example.org"), ("Referer", "https://developer.example.org/demo"), ("Accept", "application/json, */*")]),
+        verify_b4(
+            "GET",
+            "example.org",
+            "name1=Value1&Name2=value2",
+            &[
+                ("Host", "example.org"),
+                ("Referer", "https://developer.example.org/demo"),
+                ("Accept", "application/json, */*")
+            ]
+        ),
         Ok(())
     );
     // Still valid: field lines reordered (relative order of Accept kept).
     assert_eq!(
-        verify_b4("GET", "example.org", "name1=Value1&Name2=value2", &[("Accept", "application/json"), ("Accept", "*/*"), ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"), ("Host", "example.org")]),
+        verify_b4(
+            "GET",
+            "example.org",
+            "name1=Value1&Name2=value2",
+            &[
+                ("Accept", "application/json"),
+                ("Accept", "*/*"),
+                ("Date", "Fri, 15 Jul 2022 14:24:55 GMT"),
+                ("Host", "example.org")
+            ]
+        ),
         Ok(())
     );
     // Must fail: method and host changed.
     assert_eq!(
-        verify_b4("POST", "example.com", "name1=Value1&Name2=value2", &original),
+        verify_b4(
+            "POST",
+            "example.com",
+            "name1=Value1&Name2=value2",
+            &original
+        ),
         Err(VerifyError::Signature(SignatureRuleError::Invalid))
     );
     // Must fail: the two Accept lines swapped.
     assert_eq!(
-        verify_b4("GET", "example.org", "name1=Value1&Name2=value2", &[("Host", "example.org"), ("Accept", "*/*"), ("Accept", "application/json")]),
+        verify_b4(
+            "GET",
+            "example.org",
+            "name1=Value1&Name2=value2",
+            &[
+                ("Host", "example.org"),
+                ("Accept", "*/*"),
+                ("Accept", "application/json")
+            ]
+        ),
         Err(VerifyError::Signature(SignatureRuleError::Invalid))
     );
 }
@@ -150,9 +249,19 @@ fn received_parameter_order_is_preserved() {
         let sig = id.sign(base);
         let sig_value = format!("sig1=:{}:", b64(&sig));
         let input_value = format!("sig1={params}");
-        let signed = vec![("Host", "h.example"), ("Signature-Input", input_value.as_str()), ("Signature", sig_value.as_str())];
+        let signed = vec![
+            ("Host", "h.example"),
+            ("Signature-Input", input_value.as_str()),
+            ("Signature", sig_value.as_str()),
+        ];
         let req = request(&signed, "GET", "h.example", "/p", None);
-        let r = Verifier::new(Policy::RFC9421).verify_request(&req, &rfc_public(), &mut no_replay(), 1700000000, &mut buf);
+        let r = Verifier::new(Policy::RFC9421).verify_request(
+            &req,
+            &rfc_public(),
+            &mut no_replay(),
+            1700000000,
+            &mut buf,
+        );
         assert!(r.is_ok(), "{params}: {r:?}");
     }
 }
@@ -181,12 +290,19 @@ struct Peers(Vec<(String, PublicKey)>);
 
 impl KeySource for Peers {
     fn key_for(&self, keyid: Option<&str>) -> Option<PublicKey> {
-        self.0.iter().find(|(id, _)| Some(id.as_str()) == keyid).map(|(_, k)| *k)
+        self.0
+            .iter()
+            .find(|(id, _)| Some(id.as_str()) == keyid)
+            .map(|(_, k)| *k)
     }
 }
 
 fn peers_of(ids: &[&Identity]) -> Peers {
-    Peers(ids.iter().map(|i| (i.id().as_str().to_string(), i.public_key())).collect())
+    Peers(
+        ids.iter()
+            .map(|i| (i.id().as_str().to_string(), i.public_key()))
+            .collect(),
+    )
 }
 
 /// A request Alice's host sends to Bob's echo app, before signing.
@@ -209,7 +325,12 @@ impl Outgoing {
             query: Some("x=1&y=2".into()),
             fields: vec![
                 ("Content-Type".into(), "application/json".into()),
-                ("Content-Digest".into(), Digest::of(DigestAlg::Sha256, &body).header_value().to_string()),
+                (
+                    "Content-Digest".into(),
+                    Digest::of(DigestAlg::Sha256, &body)
+                        .header_value()
+                        .to_string(),
+                ),
                 ("X-Custom".into(), "kept".into()),
             ],
             body,
@@ -217,17 +338,29 @@ impl Outgoing {
     }
 
     fn field_refs(&self) -> Vec<(&str, &str)> {
-        self.fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+        self.fields
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect()
     }
 
     fn sign(mut self, who: &Identity, now: u64, nonce: &str) -> Self {
         let refs = self.field_refs();
-        let req = Request { method: &self.method, scheme: "https", authority: &self.authority, path: &self.path, query: self.query.as_deref(), fields: refs.as_slice() };
+        let req = Request {
+            method: &self.method,
+            scheme: "https",
+            authority: &self.authority,
+            path: &self.path,
+            query: self.query.as_deref(),
+            fields: refs.as_slice(),
+        };
         let mut buf = [0u8; 1024];
         let signed = profile::sign_request(who, &req, now, nonce, &mut buf).unwrap();
         drop(refs);
-        self.fields.push(("Signature-Input".into(), signed.signature_input.to_string()));
-        self.fields.push(("Signature".into(), signed.signature.to_string()));
+        self.fields
+            .push(("Signature-Input".into(), signed.signature_input.to_string()));
+        self.fields
+            .push(("Signature".into(), signed.signature.to_string()));
         self
     }
 
@@ -244,15 +377,29 @@ impl Outgoing {
     }
 
     /// Verifies as Bob's gateway would, including the body against Content-Digest.
-    fn verify_at(&self, peers: &Peers, cache: &mut FixedReplayCache<16>, now: u64) -> Result<String, String> {
+    fn verify_at(
+        &self,
+        peers: &Peers,
+        cache: &mut FixedReplayCache<16>,
+        now: u64,
+    ) -> Result<String, String> {
         let refs = self.field_refs();
-        let req = Request { method: &self.method, scheme: "http", authority: &self.authority, path: &self.path, query: self.query.as_deref(), fields: refs.as_slice() };
+        let req = Request {
+            method: &self.method,
+            scheme: "http",
+            authority: &self.authority,
+            path: &self.path,
+            query: self.query.as_deref(),
+            fields: refs.as_slice(),
+        };
         let mut buf = [0u8; 1024];
         let v = profile::request_verifier()
             .verify_request(&req, peers, cache, now, &mut buf)
             .map_err(|e| e.code().to_string())?;
         let digest = v.content_digest.ok_or("no digest")?;
-        digest.check_body(&self.body).map_err(|e| e.code().to_string())?;
+        digest
+            .check_body(&self.body)
+            .map_err(|e| e.code().to_string())?;
         Ok(v.keyid.unwrap().to_string())
     }
 }
@@ -264,7 +411,12 @@ fn ok_for_bob(req: &Outgoing) -> Result<String, String> {
 #[test]
 fn profile_round_trip() {
     let req = Outgoing::new().sign(&alice(), NOW, NONCE);
-    let input = &req.fields.iter().find(|(n, _)| n == "Signature-Input").unwrap().1;
+    let input = &req
+        .fields
+        .iter()
+        .find(|(n, _)| n == "Signature-Input")
+        .unwrap()
+        .1;
     assert_eq!(
         input,
         &format!(
@@ -281,40 +433,83 @@ fn profile_signature_verifies_as_plain_rfc9421() {
     // Any RFC 9421 implementation given the key must accept a profile signature.
     let req = Outgoing::new().sign(&alice(), NOW, NONCE);
     let refs = req.field_refs();
-    let view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: refs.as_slice() };
+    let view = Request {
+        method: &req.method,
+        scheme: "https",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: refs.as_slice(),
+    };
     let mut buf = [0u8; 1024];
-    assert!(Verifier::new(Policy::RFC9421).verify_request(&view, &alice().public_key(), &mut no_replay(), NOW, &mut buf).is_ok());
+    assert!(
+        Verifier::new(Policy::RFC9421)
+            .verify_request(
+                &view,
+                &alice().public_key(),
+                &mut no_replay(),
+                NOW,
+                &mut buf
+            )
+            .is_ok()
+    );
 }
 
 #[test]
 fn tampering_any_covered_component_fails() {
     let base = Outgoing::new().sign(&alice(), NOW, NONCE);
     let bad_sig = Err("signature_invalid".to_string());
-    let mut r = Outgoing { method: "PUT".into(), ..clone(&base) };
+    let mut r = Outgoing {
+        method: "PUT".into(),
+        ..clone(&base)
+    };
     assert_eq!(ok_for_bob(&r), bad_sig, "method");
-    r = Outgoing { authority: "echo.evilxx.shard.test".into(), ..clone(&base) };
+    r = Outgoing {
+        authority: "echo.evilxx.shard.test".into(),
+        ..clone(&base)
+    };
     assert_eq!(ok_for_bob(&r), bad_sig, "authority");
-    r = Outgoing { path: "/peer/inbox2".into(), ..clone(&base) };
+    r = Outgoing {
+        path: "/peer/inbox2".into(),
+        ..clone(&base)
+    };
     assert_eq!(ok_for_bob(&r), bad_sig, "path");
-    r = Outgoing { query: Some("x=1&y=3".into()), ..clone(&base) };
+    r = Outgoing {
+        query: Some("x=1&y=3".into()),
+        ..clone(&base)
+    };
     assert_eq!(ok_for_bob(&r), bad_sig, "query");
-    r = Outgoing { query: None, ..clone(&base) };
+    r = Outgoing {
+        query: None,
+        ..clone(&base)
+    };
     assert_eq!(ok_for_bob(&r), bad_sig, "query removed");
     r = clone(&base);
     r.set("Content-Type", "text/plain");
     assert_eq!(ok_for_bob(&r), bad_sig, "content-type");
     r = clone(&base);
     r.remove("Content-Type");
-    assert_eq!(ok_for_bob(&r), Err("component_missing".into()), "content-type removed");
+    assert_eq!(
+        ok_for_bob(&r),
+        Err("component_missing".into()),
+        "content-type removed"
+    );
     // A new body with a matching new digest: the digest field is signed.
     r = clone(&base);
     r.body = b"{}".to_vec();
-    r.set("Content-Digest", Digest::of(DigestAlg::Sha256, b"{}").header_value().as_str());
+    r.set(
+        "Content-Digest",
+        Digest::of(DigestAlg::Sha256, b"{}").header_value().as_str(),
+    );
     assert_eq!(ok_for_bob(&r), bad_sig, "digest field");
     // A new body, digest untouched: the signature holds, the body check does not.
     r = clone(&base);
     r.body = b"{}".to_vec();
-    assert_eq!(ok_for_bob(&r), Err(DigestError::Mismatch.code().into()), "body");
+    assert_eq!(
+        ok_for_bob(&r),
+        Err(DigestError::Mismatch.code().into()),
+        "body"
+    );
     // Uncovered fields may change.
     r = clone(&base);
     r.set("X-Custom", "changed");
@@ -322,7 +517,14 @@ fn tampering_any_covered_component_fails() {
 }
 
 fn clone(o: &Outgoing) -> Outgoing {
-    Outgoing { method: o.method.clone(), authority: o.authority.clone(), path: o.path.clone(), query: o.query.clone(), body: o.body.clone(), fields: o.fields.clone() }
+    Outgoing {
+        method: o.method.clone(),
+        authority: o.authority.clone(),
+        path: o.path.clone(),
+        query: o.query.clone(),
+        body: o.body.clone(),
+        fields: o.fields.clone(),
+    }
 }
 
 #[test]
@@ -330,9 +532,18 @@ fn freshness() {
     let req = Outgoing::new().sign(&alice(), NOW, NONCE);
     let peers = peers_of(&[&alice()]);
     assert!(req.verify_at(&peers, &mut no_replay(), NOW + 300).is_ok());
-    assert_eq!(req.verify_at(&peers, &mut no_replay(), NOW + 361), Err("signature_too_old".into()));
-    assert!(req.verify_at(&peers, &mut no_replay(), NOW - 60).is_ok(), "within skew");
-    assert_eq!(req.verify_at(&peers, &mut no_replay(), NOW - 61), Err("signature_created_in_future".into()));
+    assert_eq!(
+        req.verify_at(&peers, &mut no_replay(), NOW + 361),
+        Err("signature_too_old".into())
+    );
+    assert!(
+        req.verify_at(&peers, &mut no_replay(), NOW - 60).is_ok(),
+        "within skew"
+    );
+    assert_eq!(
+        req.verify_at(&peers, &mut no_replay(), NOW - 61),
+        Err("signature_created_in_future".into())
+    );
 }
 
 #[test]
@@ -341,7 +552,10 @@ fn replay_is_refused() {
     let peers = peers_of(&[&alice()]);
     let mut cache = no_replay();
     assert!(req.verify_at(&peers, &mut cache, NOW).is_ok());
-    assert_eq!(req.verify_at(&peers, &mut cache, NOW + 5), Err(ReplayError::Replayed.code().into()));
+    assert_eq!(
+        req.verify_at(&peers, &mut cache, NOW + 5),
+        Err(ReplayError::Replayed.code().into())
+    );
     // A fresh nonce is a fresh request.
     let again = Outgoing::new().sign(&alice(), NOW, "BBECAwQFBgcICQoLDA0ODw");
     assert!(again.verify_at(&peers, &mut cache, NOW + 5).is_ok());
@@ -356,14 +570,25 @@ fn forged_requests_do_not_fill_the_replay_cache() {
     assert!(forged.verify_at(&peers, &mut cache, NOW).is_err());
     assert_eq!(cache.live(NOW), 0);
     // The genuine request with that nonce still goes through.
-    assert!(Outgoing::new().sign(&alice(), NOW, NONCE).verify_at(&peers, &mut cache, NOW).is_ok());
+    assert!(
+        Outgoing::new()
+            .sign(&alice(), NOW, NONCE)
+            .verify_at(&peers, &mut cache, NOW)
+            .is_ok()
+    );
 }
 
 #[test]
 fn only_peers_are_accepted() {
     let req = Outgoing::new().sign(&alice(), NOW, NONCE);
-    assert_eq!(req.verify_at(&peers_of(&[&bob()]), &mut no_replay(), NOW), Err("signature_key_unknown".into()));
-    assert_eq!(req.verify_at(&Peers(vec![]), &mut no_replay(), NOW), Err("signature_key_unknown".into()));
+    assert_eq!(
+        req.verify_at(&peers_of(&[&bob()]), &mut no_replay(), NOW),
+        Err("signature_key_unknown".into())
+    );
+    assert_eq!(
+        req.verify_at(&Peers(vec![]), &mut no_replay(), NOW),
+        Err("signature_key_unknown".into())
+    );
 }
 
 #[test]
@@ -371,15 +596,32 @@ fn wrong_key_fails() {
     // Bob signs but claims to be Alice (keyid = Alice's ID): the pinned key is Alice's.
     let mut req = Outgoing::new();
     let refs = req.field_refs();
-    let view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: refs.as_slice() };
+    let view = Request {
+        method: &req.method,
+        scheme: "https",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: refs.as_slice(),
+    };
     let alice_id = alice().id();
-    let params = SignatureParams { created: Some(NOW as i64), expires: Some(NOW as i64 + 300), nonce: Some(NONCE), keyid: Some(alice_id.as_str()), alg: true, tag: Some(profile::REQUEST_TAG) };
+    let params = SignatureParams {
+        created: Some(NOW as i64),
+        expires: Some(NOW as i64 + 300),
+        nonce: Some(NONCE),
+        keyid: Some(alice_id.as_str()),
+        alg: true,
+        tag: Some(profile::REQUEST_TAG),
+    };
     let mut buf = [0u8; 1024];
     let comps = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
-    let signed = sign::sign_request(&bob(), profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
+    let signed =
+        sign::sign_request(&bob(), profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
     drop(refs);
-    req.fields.push(("Signature-Input".into(), signed.signature_input.to_string()));
-    req.fields.push(("Signature".into(), signed.signature.to_string()));
+    req.fields
+        .push(("Signature-Input".into(), signed.signature_input.to_string()));
+    req.fields
+        .push(("Signature".into(), signed.signature.to_string()));
     assert_eq!(ok_for_bob(&req), Err("signature_invalid".into()));
 }
 
@@ -393,17 +635,39 @@ fn a_key_that_is_not_the_ids_key_is_refused() {
     // for that ID (as a prefix-matching store would).
     let mut forged = Outgoing::new();
     let refs = forged.field_refs();
-    let view = Request { method: &forged.method, scheme: "https", authority: &forged.authority, path: &forged.path, query: forged.query.as_deref(), fields: refs.as_slice() };
+    let view = Request {
+        method: &forged.method,
+        scheme: "https",
+        authority: &forged.authority,
+        path: &forged.path,
+        query: forged.query.as_deref(),
+        fields: refs.as_slice(),
+    };
     let alice_id = alice().id();
-    let params = SignatureParams { created: Some(NOW as i64), expires: Some(NOW as i64 + 300), nonce: Some(NONCE), keyid: Some(alice_id.as_str()), alg: true, tag: Some(profile::REQUEST_TAG) };
+    let params = SignatureParams {
+        created: Some(NOW as i64),
+        expires: Some(NOW as i64 + 300),
+        nonce: Some(NONCE),
+        keyid: Some(alice_id.as_str()),
+        alg: true,
+        tag: Some(profile::REQUEST_TAG),
+    };
     let mut buf = [0u8; 1024];
     let comps = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
-    let signed = sign::sign_request(&mallory, profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
+    let signed =
+        sign::sign_request(&mallory, profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
     drop(refs);
-    forged.fields.push(("Signature-Input".into(), signed.signature_input.to_string()));
-    forged.fields.push(("Signature".into(), signed.signature.to_string()));
+    forged
+        .fields
+        .push(("Signature-Input".into(), signed.signature_input.to_string()));
+    forged
+        .fields
+        .push(("Signature".into(), signed.signature.to_string()));
     let confused = Peers(vec![(alice_id.as_str().to_string(), mallory.public_key())]);
-    assert_eq!(forged.verify_at(&confused, &mut no_replay(), NOW), Err("signature_key_not_of_id".into()));
+    assert_eq!(
+        forged.verify_at(&confused, &mut no_replay(), NOW),
+        Err("signature_key_not_of_id".into())
+    );
 }
 
 #[test]
@@ -413,18 +677,39 @@ fn keyid_must_be_a_full_shard_id() {
     for keyid in [short.as_str(), "test-key-ed25519", ""] {
         let mut req = Outgoing::new();
         let refs = req.field_refs();
-        let view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: refs.as_slice() };
-        let params = SignatureParams { created: Some(NOW as i64), nonce: Some(NONCE), keyid: Some(keyid), alg: true, tag: Some(profile::REQUEST_TAG), ..Default::default() };
+        let view = Request {
+            method: &req.method,
+            scheme: "https",
+            authority: &req.authority,
+            path: &req.path,
+            query: req.query.as_deref(),
+            fields: refs.as_slice(),
+        };
+        let params = SignatureParams {
+            created: Some(NOW as i64),
+            nonce: Some(NONCE),
+            keyid: Some(keyid),
+            alg: true,
+            tag: Some(profile::REQUEST_TAG),
+            ..Default::default()
+        };
         let mut buf = [0u8; 1024];
         let comps = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
-        let signed = sign::sign_request(&a, profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
+        let signed =
+            sign::sign_request(&a, profile::LABEL, &comps, &params, &view, &mut buf).unwrap();
         drop(refs);
-        req.fields.push(("Signature-Input".into(), signed.signature_input.to_string()));
-        req.fields.push(("Signature".into(), signed.signature.to_string()));
+        req.fields
+            .push(("Signature-Input".into(), signed.signature_input.to_string()));
+        req.fields
+            .push(("Signature".into(), signed.signature.to_string()));
         // A prefix-keyed store would find Alice under her short ID; ours must not matter.
         let prefix_store = Peers(vec![(keyid.to_string(), a.public_key())]);
         let got = req.verify_at(&prefix_store, &mut no_replay(), NOW);
-        assert_eq!(got, Err("signature_keyid_invalid".into()), "keyid {keyid:?}");
+        assert_eq!(
+            got,
+            Err("signature_keyid_invalid".into()),
+            "keyid {keyid:?}"
+        );
     }
 }
 
@@ -432,32 +717,126 @@ fn keyid_must_be_a_full_shard_id() {
 fn signed_with(components: &str, params: SignatureParams<'_>) -> Result<Outgoing, SignError> {
     let mut req = Outgoing::new();
     let refs = req.field_refs();
-    let view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: refs.as_slice() };
+    let view = Request {
+        method: &req.method,
+        scheme: "https",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: refs.as_slice(),
+    };
     let mut buf = [0u8; 1024];
-    let signed = sign::sign_request(&alice(), profile::LABEL, components, &params, &view, &mut buf)?;
+    let signed = sign::sign_request(
+        &alice(),
+        profile::LABEL,
+        components,
+        &params,
+        &view,
+        &mut buf,
+    )?;
     drop(refs);
-    req.fields.push(("Signature-Input".into(), signed.signature_input.to_string()));
-    req.fields.push(("Signature".into(), signed.signature.to_string()));
+    req.fields
+        .push(("Signature-Input".into(), signed.signature_input.to_string()));
+    req.fields
+        .push(("Signature".into(), signed.signature.to_string()));
     Ok(req)
 }
 
 #[test]
 fn profile_policy_rules() {
     let id = alice().id();
-    let full = SignatureParams { created: Some(NOW as i64), expires: None, nonce: Some(NONCE), keyid: Some(id.as_str()), alg: true, tag: Some(profile::REQUEST_TAG) };
+    let full = SignatureParams {
+        created: Some(NOW as i64),
+        expires: None,
+        nonce: Some(NONCE),
+        keyid: Some(id.as_str()),
+        alg: true,
+        tag: Some(profile::REQUEST_TAG),
+    };
     let all = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
-    assert!(ok_for_bob(&signed_with(&all, full).unwrap()).is_ok(), "expires is optional");
+    assert!(
+        ok_for_bob(&signed_with(&all, full).unwrap()).is_ok(),
+        "expires is optional"
+    );
     let cases: Vec<(&str, String, SignatureParams, &str)> = vec![
-        ("missing @query", r#""@method" "@authority" "@path" "content-digest" "content-type""#.into(), full, "signature_component_not_covered"),
-        ("missing content-type", profile::REQUEST_COMPONENTS.into(), full, "signature_component_not_covered"),
-        ("extra @scheme", format!("{all} \"@scheme\""), full, "signature_component_not_allowed"),
-        ("no nonce", all.clone(), SignatureParams { nonce: None, ..full }, "signature_nonce_missing"),
-        ("short nonce", all.clone(), SignatureParams { nonce: Some("abc"), ..full }, "signature_nonce_missing"),
-        ("no created", all.clone(), SignatureParams { created: None, ..full }, "signature_created_missing"),
-        ("no keyid", all.clone(), SignatureParams { keyid: None, ..full }, "signature_keyid_mismatch"),
-        ("no tag", all.clone(), SignatureParams { tag: None, ..full }, "signature_tag_mismatch"),
-        ("response tag", all.clone(), SignatureParams { tag: Some(profile::RESPONSE_TAG), ..full }, "signature_tag_mismatch"),
-        ("expired", all.clone(), SignatureParams { expires: Some(NOW as i64), ..full }, "signature_expired"),
+        (
+            "missing @query",
+            r#""@method" "@authority" "@path" "content-digest" "content-type""#.into(),
+            full,
+            "signature_component_not_covered",
+        ),
+        (
+            "missing content-type",
+            profile::REQUEST_COMPONENTS.into(),
+            full,
+            "signature_component_not_covered",
+        ),
+        (
+            "extra @scheme",
+            format!("{all} \"@scheme\""),
+            full,
+            "signature_component_not_allowed",
+        ),
+        (
+            "no nonce",
+            all.clone(),
+            SignatureParams {
+                nonce: None,
+                ..full
+            },
+            "signature_nonce_missing",
+        ),
+        (
+            "short nonce",
+            all.clone(),
+            SignatureParams {
+                nonce: Some("abc"),
+                ..full
+            },
+            "signature_nonce_missing",
+        ),
+        (
+            "no created",
+            all.clone(),
+            SignatureParams {
+                created: None,
+                ..full
+            },
+            "signature_created_missing",
+        ),
+        (
+            "no keyid",
+            all.clone(),
+            SignatureParams {
+                keyid: None,
+                ..full
+            },
+            "signature_keyid_mismatch",
+        ),
+        (
+            "no tag",
+            all.clone(),
+            SignatureParams { tag: None, ..full },
+            "signature_tag_mismatch",
+        ),
+        (
+            "response tag",
+            all.clone(),
+            SignatureParams {
+                tag: Some(profile::RESPONSE_TAG),
+                ..full
+            },
+            "signature_tag_mismatch",
+        ),
+        (
+            "expired",
+            all.clone(),
+            SignatureParams {
+                expires: Some(NOW as i64),
+                ..full
+            },
+            "signature_expired",
+        ),
     ];
     for (what, comps, params, code) in cases {
         let req = signed_with(&comps, params).unwrap();
@@ -470,7 +849,14 @@ fn profile_policy_rules() {
 fn with_raw_input(inner: &str, label: &str) -> Outgoing {
     let mut req = Outgoing::new();
     let refs = req.field_refs();
-    let view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: refs.as_slice() };
+    let view = Request {
+        method: &req.method,
+        scheme: "https",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: refs.as_slice(),
+    };
     let list = sf::parse_inner_list(inner).unwrap();
     let mut buf = [0u8; 1024];
     let sig = match base::request_base(&view, &list, &mut buf) {
@@ -478,32 +864,67 @@ fn with_raw_input(inner: &str, label: &str) -> Outgoing {
         Err(_) => [7u8; 64],
     };
     drop(refs);
-    req.fields.push(("Signature-Input".into(), format!("{label}={inner}")));
-    req.fields.push(("Signature".into(), format!("{label}=:{}:", b64(&sig))));
+    req.fields
+        .push(("Signature-Input".into(), format!("{label}={inner}")));
+    req.fields
+        .push(("Signature".into(), format!("{label}=:{}:", b64(&sig))));
     req
 }
 
 #[test]
 fn malformed_signatures_are_refused() {
     let id = alice().id();
-    let tail = format!(r#";created={NOW};nonce="{NONCE}";keyid="{}";tag="shardpeer/1""#, id.as_str());
+    let tail = format!(
+        r#";created={NOW};nonce="{NONCE}";keyid="{}";tag="shardpeer/1""#,
+        id.as_str()
+    );
     let all = format!("({} {})", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
     let peers = peers_of(&[&alice()]);
     let check = |r: Outgoing| r.verify_at(&peers, &mut no_replay(), NOW);
     assert!(check(with_raw_input(&format!("{all}{tail}"), "shardpeer")).is_ok());
-    assert_eq!(check(with_raw_input(&format!("(){tail}"), "shardpeer")), Err("signature_no_components".into()));
     assert_eq!(
-        check(with_raw_input(&format!(r#"("@method" "@method"){tail}"#), "shardpeer")),
+        check(with_raw_input(&format!("(){tail}"), "shardpeer")),
+        Err("signature_no_components".into())
+    );
+    assert_eq!(
+        check(with_raw_input(
+            &format!(r#"("@method" "@method"){tail}"#),
+            "shardpeer"
+        )),
         Err("component_duplicate".into())
     );
-    assert_eq!(check(with_raw_input(&format!("{all}{tail}"), "other")), Err("signature_label_not_found".into()));
     assert_eq!(
-        check(with_raw_input(&format!(r#"{all}{tail};alg="rsa-pss-sha512""#), "shardpeer")),
+        check(with_raw_input(&format!("{all}{tail}"), "other")),
+        Err("signature_label_not_found".into())
+    );
+    assert_eq!(
+        check(with_raw_input(
+            &format!(r#"{all}{tail};alg="rsa-pss-sha512""#),
+            "shardpeer"
+        )),
         Err("signature_alg_unsupported".into())
     );
-    assert_eq!(check(with_raw_input(&format!("{all}{tail};created=1"), "shardpeer")), Err("signature_params_invalid".into()));
-    assert_eq!(check(with_raw_input(&format!("{all}{tail};vendor=1"), "shardpeer")), Err("signature_params_invalid".into()));
-    assert_eq!(check(with_raw_input(&format!("{all}{tail};expires=\"x\""), "shardpeer")), Err("signature_params_invalid".into()));
+    assert_eq!(
+        check(with_raw_input(
+            &format!("{all}{tail};created=1"),
+            "shardpeer"
+        )),
+        Err("signature_params_invalid".into())
+    );
+    assert_eq!(
+        check(with_raw_input(
+            &format!("{all}{tail};vendor=1"),
+            "shardpeer"
+        )),
+        Err("signature_params_invalid".into())
+    );
+    assert_eq!(
+        check(with_raw_input(
+            &format!("{all}{tail};expires=\"x\""),
+            "shardpeer"
+        )),
+        Err("signature_params_invalid".into())
+    );
     // Structured-field garbage and absent fields.
     let mut r = Outgoing::new().sign(&alice(), NOW, NONCE);
     r.set("Signature", "shardpeer=:not base64!:");
@@ -515,7 +936,12 @@ fn malformed_signatures_are_refused() {
     r.remove("Signature");
     assert_eq!(check(r), Err("signature_missing".into()));
     let mut r = Outgoing::new().sign(&alice(), NOW, NONCE);
-    let dup = r.fields.iter().find(|(n, _)| n == "Signature-Input").unwrap().clone();
+    let dup = r
+        .fields
+        .iter()
+        .find(|(n, _)| n == "Signature-Input")
+        .unwrap()
+        .clone();
     r.fields.push(dup);
     assert_eq!(check(r), Err("signature_ambiguous".into()));
 }
@@ -523,12 +949,25 @@ fn malformed_signatures_are_refused() {
 #[test]
 fn non_canonical_s_is_refused_before_the_backend() {
     let mut r = Outgoing::new().sign(&alice(), NOW, NONCE);
-    let sig_field = r.fields.iter().find(|(n, _)| n == "Signature").unwrap().1.clone();
-    let b64sig = sig_field.trim_start_matches("shardpeer=:").trim_end_matches(':');
+    let sig_field = r
+        .fields
+        .iter()
+        .find(|(n, _)| n == "Signature")
+        .unwrap()
+        .1
+        .clone();
+    let b64sig = sig_field
+        .trim_start_matches("shardpeer=:")
+        .trim_end_matches(':');
     use base64::Engine as _;
-    let mut sig = base64::engine::general_purpose::STANDARD.decode(b64sig).unwrap();
+    let mut sig = base64::engine::general_purpose::STANDARD
+        .decode(b64sig)
+        .unwrap();
     // S + L: same signature under a malleable verifier.
-    let l: [u8; 32] = [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+    let l: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
     let mut carry = 0u16;
     for i in 0..32 {
         let s = u16::from(sig[32 + i]) + u16::from(l[i]) + carry;
@@ -536,20 +975,42 @@ fn non_canonical_s_is_refused_before_the_backend() {
         carry = s >> 8;
     }
     r.set("Signature", &format!("shardpeer=:{}:", b64(&sig)));
-    assert_eq!(r.verify_at(&peers_of(&[&alice()]), &mut no_replay(), NOW), Err("signature_noncanonical_s".into()));
+    assert_eq!(
+        r.verify_at(&peers_of(&[&alice()]), &mut no_replay(), NOW),
+        Err("signature_noncanonical_s".into())
+    );
 }
 
 // ---------------------------------------------------------------------------------------
 // Responses bound to requests.
 
-fn sign_bobs_response(req: &Outgoing, status: u16, body: &[u8], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+fn sign_bobs_response(
+    req: &Outgoing,
+    status: u16,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let digest = Digest::of(DigestAlg::Sha256, body).header_value();
     let mut fields: Vec<(String, String)> = vec![("Content-Digest".into(), digest.to_string())];
     fields.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let req_refs = req.field_refs();
-    let req_view = Request { method: &req.method, scheme: "http", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: req_refs.as_slice() };
-    let resp = Response { status, fields: refs.as_slice(), request: Some(&req_view) };
+    let req_view = Request {
+        method: &req.method,
+        scheme: "http",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: req_refs.as_slice(),
+    };
+    let resp = Response {
+        status,
+        fields: refs.as_slice(),
+        request: Some(&req_view),
+    };
     let mut buf = [0u8; 1024];
     let signed = profile::sign_response(&bob(), &resp, NOW, &mut buf).unwrap();
     drop(refs);
@@ -558,49 +1019,115 @@ fn sign_bobs_response(req: &Outgoing, status: u16, body: &[u8], extra: &[(&str, 
     fields
 }
 
-fn verify_response_at_alice(req: &Outgoing, status: u16, fields: &[(String, String)], body: &[u8]) -> Result<(), String> {
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+fn verify_response_at_alice(
+    req: &Outgoing,
+    status: u16,
+    fields: &[(String, String)],
+    body: &[u8],
+) -> Result<(), String> {
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let req_refs = req.field_refs();
-    let req_view = Request { method: &req.method, scheme: "https", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: req_refs.as_slice() };
-    let resp = Response { status, fields: refs.as_slice(), request: Some(&req_view) };
+    let req_view = Request {
+        method: &req.method,
+        scheme: "https",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: req_refs.as_slice(),
+    };
+    let resp = Response {
+        status,
+        fields: refs.as_slice(),
+        request: Some(&req_view),
+    };
     let bob_id = bob().id();
     let mut buf = [0u8; 1024];
     let v = profile::response_verifier(bob_id.as_str())
         .verify_response(&resp, &peers_of(&[&bob()]), &mut no_replay(), NOW, &mut buf)
         .map_err(|e| e.code().to_string())?;
-    v.content_digest.ok_or("no digest")?.check_body(body).map_err(|e| e.code().to_string())
+    v.content_digest
+        .ok_or("no digest")?
+        .check_body(body)
+        .map_err(|e| e.code().to_string())
 }
 
 #[test]
 fn responses_are_bound_to_their_request() {
     let req = Outgoing::new().sign(&alice(), NOW, NONCE);
     let fields = sign_bobs_response(&req, 200, b"pong", &[("Content-Type", "text/plain")]);
-    assert_eq!(verify_response_at_alice(&req, 200, &fields, b"pong"), Ok(()));
-    assert_eq!(verify_response_at_alice(&req, 201, &fields, b"pong"), Err("signature_invalid".into()), "status");
-    assert_eq!(verify_response_at_alice(&req, 200, &fields, b"pwnd"), Err("content_digest_mismatch".into()), "body");
+    assert_eq!(
+        verify_response_at_alice(&req, 200, &fields, b"pong"),
+        Ok(())
+    );
+    assert_eq!(
+        verify_response_at_alice(&req, 201, &fields, b"pong"),
+        Err("signature_invalid".into()),
+        "status"
+    );
+    assert_eq!(
+        verify_response_at_alice(&req, 200, &fields, b"pwnd"),
+        Err("content_digest_mismatch".into()),
+        "body"
+    );
     // The same response does not answer another request.
     let other = Outgoing::new().sign(&alice(), NOW, "ZZECAwQFBgcICQoLDA0ODw");
-    assert_eq!(verify_response_at_alice(&other, 200, &fields, b"pong"), Err("signature_invalid".into()), "other request");
+    assert_eq!(
+        verify_response_at_alice(&other, 200, &fields, b"pong"),
+        Err("signature_invalid".into()),
+        "other request"
+    );
     // Content-Type changed.
     let mut changed = fields.clone();
     changed[1].1 = "text/html".into();
-    assert_eq!(verify_response_at_alice(&req, 200, &changed, b"pong"), Err("signature_invalid".into()));
+    assert_eq!(
+        verify_response_at_alice(&req, 200, &changed, b"pong"),
+        Err("signature_invalid".into())
+    );
     // Signed by someone other than the peer called.
     let mut by_alice = fields.clone();
     by_alice.retain(|(n, _)| !n.starts_with("Signature"));
-    let refs: Vec<(&str, &str)> = by_alice.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = by_alice
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let req_refs = req.field_refs();
-    let req_view = Request { method: &req.method, scheme: "http", authority: &req.authority, path: &req.path, query: req.query.as_deref(), fields: req_refs.as_slice() };
-    let resp = Response { status: 200, fields: refs.as_slice(), request: Some(&req_view) };
+    let req_view = Request {
+        method: &req.method,
+        scheme: "http",
+        authority: &req.authority,
+        path: &req.path,
+        query: req.query.as_deref(),
+        fields: req_refs.as_slice(),
+    };
+    let resp = Response {
+        status: 200,
+        fields: refs.as_slice(),
+        request: Some(&req_view),
+    };
     let mut buf = [0u8; 1024];
     let s = profile::sign_response(&alice(), &resp, NOW, &mut buf).unwrap();
     drop(refs);
     by_alice.push(("Signature-Input".into(), s.signature_input.to_string()));
     by_alice.push(("Signature".into(), s.signature.to_string()));
-    assert_eq!(verify_response_at_alice(&req, 200, &by_alice, b"pong"), Err("signature_keyid_mismatch".into()));
+    assert_eq!(
+        verify_response_at_alice(&req, 200, &by_alice, b"pong"),
+        Err("signature_keyid_mismatch".into())
+    );
     // A request signature presented as a response signature.
-    let mut swapped: Vec<(String, String)> = fields.iter().filter(|(n, _)| !n.starts_with("Signature")).cloned().collect();
-    swapped.extend(req.fields.iter().filter(|(n, _)| n.starts_with("Signature")).cloned());
+    let mut swapped: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(n, _)| !n.starts_with("Signature"))
+        .cloned()
+        .collect();
+    swapped.extend(
+        req.fields
+            .iter()
+            .filter(|(n, _)| n.starts_with("Signature"))
+            .cloned(),
+    );
     assert!(verify_response_at_alice(&req, 200, &swapped, b"pong").is_err());
 }
 
@@ -610,26 +1137,65 @@ fn signer_refuses_bad_input() {
     let req = request(&fields, "POST", "example.com", "/foo", None);
     let mut buf = [0u8; 1024];
     let p = SignatureParams::default();
-    assert_eq!(sign::sign_request(&alice(), "sig", "", &p, &req, &mut buf).unwrap_err(), SignError::NoComponents);
-    assert_eq!(sign::sign_request(&alice(), "Sig", r#""@method""#, &p, &req, &mut buf).unwrap_err(), SignError::InvalidLabel);
-    assert!(matches!(sign::sign_request(&alice(), "sig", "@method", &p, &req, &mut buf).unwrap_err(), SignError::InvalidComponents(_)));
-    assert_eq!(sign::sign_request(&alice(), "sig", "date", &p, &req, &mut buf).unwrap_err(), SignError::Base(BaseError::InvalidComponent));
-    let bad_nonce = SignatureParams { nonce: Some("line\nbreak"), ..p };
-    assert_eq!(sign::sign_request(&alice(), "sig", r#""@method""#, &bad_nonce, &req, &mut buf).unwrap_err(), SignError::InvalidParam);
-    let backwards = SignatureParams { created: Some(10), expires: Some(5), ..p };
-    assert_eq!(sign::sign_request(&alice(), "sig", r#""@method""#, &backwards, &req, &mut buf).unwrap_err(), SignError::InvalidParam);
-    assert_eq!(sign::sign_request(&alice(), "sig", r#""x-absent""#, &p, &req, &mut buf).unwrap_err(), SignError::Base(BaseError::MissingComponent));
+    assert_eq!(
+        sign::sign_request(&alice(), "sig", "", &p, &req, &mut buf).unwrap_err(),
+        SignError::NoComponents
+    );
+    assert_eq!(
+        sign::sign_request(&alice(), "Sig", r#""@method""#, &p, &req, &mut buf).unwrap_err(),
+        SignError::InvalidLabel
+    );
+    assert!(matches!(
+        sign::sign_request(&alice(), "sig", "@method", &p, &req, &mut buf).unwrap_err(),
+        SignError::InvalidComponents(_)
+    ));
+    assert_eq!(
+        sign::sign_request(&alice(), "sig", "date", &p, &req, &mut buf).unwrap_err(),
+        SignError::Base(BaseError::InvalidComponent)
+    );
+    let bad_nonce = SignatureParams {
+        nonce: Some("line\nbreak"),
+        ..p
+    };
+    assert_eq!(
+        sign::sign_request(&alice(), "sig", r#""@method""#, &bad_nonce, &req, &mut buf)
+            .unwrap_err(),
+        SignError::InvalidParam
+    );
+    let backwards = SignatureParams {
+        created: Some(10),
+        expires: Some(5),
+        ..p
+    };
+    assert_eq!(
+        sign::sign_request(&alice(), "sig", r#""@method""#, &backwards, &req, &mut buf)
+            .unwrap_err(),
+        SignError::InvalidParam
+    );
+    assert_eq!(
+        sign::sign_request(&alice(), "sig", r#""x-absent""#, &p, &req, &mut buf).unwrap_err(),
+        SignError::Base(BaseError::MissingComponent)
+    );
     // Escaping in string parameters round-trips.
-    let quoted = SignatureParams { keyid: Some(r#"a"b\c"#), ..p };
+    let quoted = SignatureParams {
+        keyid: Some(r#"a"b\c"#),
+        ..p
+    };
     let out = sign::sign_request(&alice(), "sig", r#""@method""#, &quoted, &req, &mut buf).unwrap();
     assert!(out.signature_input.ends_with(r#";keyid="a\"b\\c""#));
     let mut small = [0u8; 8];
-    assert!(matches!(sign::sign_request(&alice(), "sig", r#""@method""#, &p, &req, &mut small).unwrap_err(), SignError::Base(BaseError::BufferTooSmall { .. })));
+    assert!(matches!(
+        sign::sign_request(&alice(), "sig", r#""@method""#, &p, &req, &mut small).unwrap_err(),
+        SignError::Base(BaseError::BufferTooSmall { .. })
+    ));
 }
 
 #[test]
 fn nonce_helper_gives_22_chars() {
     let n = profile::nonce_from_random(&[0xff; 16]);
     assert_eq!(n.len(), 22);
-    assert!(n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
 }
