@@ -30,4 +30,5 @@ pub mod sign;
 pub mod sink;
 pub mod template;
 pub mod verify;
+pub mod whoareyou;
 pub mod wire;

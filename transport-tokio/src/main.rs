@@ -1,0 +1,185 @@
+//! `shardpeer`: run a shard host, or print its ID.
+
+use clap::{Parser, Subcommand};
+use shardpeer_tokio::config::{self, Overrides};
+use shardpeer_tokio::datadir::DataDir;
+use shardpeer_tokio::server::{self, Role};
+use shardpeer_tokio::state::Shard;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Shard peering host: lets apps on this shard talk, signed and verified, to the same app on
+/// a friend's shard.
+#[derive(Parser, Debug)]
+#[command(name = "shardpeer", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the shard host (gateway and internal API).
+    Serve {
+        /// TOML config file (see README); flags override it.
+        #[arg(long, env = "SHARDPEER_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory: identity, peers, credentials [default: ./shardpeer-data].
+        #[arg(long, env = "SHARDPEER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The owner's display name [default: "Shard <short id>"].
+        #[arg(long)]
+        name: Option<String>,
+        /// Zone: the shard's domain is <short id>.<zone> [default: localhost].
+        #[arg(long)]
+        zone: Option<String>,
+        /// Gateway address (plain HTTP) [default: 127.0.0.1:8443].
+        #[arg(long)]
+        public_listen: Option<SocketAddr>,
+        /// Internal API address, for this shard's apps and owner only [default: 127.0.0.1:8480].
+        #[arg(long)]
+        internal_listen: Option<SocketAddr>,
+        /// Log JSON lines instead of human-readable text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Print this shard's full ID (creating the identity if there is none yet).
+    Id {
+        /// Data directory [default: ./shardpeer-data].
+        #[arg(long, env = "SHARDPEER_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Id { data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| PathBuf::from("shardpeer-data"));
+            match DataDir::open(&dir).and_then(|d| d.identity()) {
+                Ok(id) => {
+                    println!("{}", id.id());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("shardpeer: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Serve {
+            config,
+            data_dir,
+            name,
+            zone,
+            public_listen,
+            internal_listen,
+            log_json,
+        } => {
+            let overrides = Overrides {
+                data_dir,
+                name,
+                zone,
+                public_listen,
+                internal_listen,
+                log_json,
+            };
+            let cfg = match config::load(config.as_deref(), &overrides) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("shardpeer: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logs(cfg.log_json);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("shardpeer: cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match rt.block_on(serve(cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("shardpeer: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHARDPEER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Identity and credentials are on disk before any listener accepts a connection.
+    let shard = Arc::new(Shard::open(&cfg)?);
+    let public = tokio::net::TcpListener::bind(cfg.public_listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (public_listen): {e}",
+                cfg.public_listen
+            )
+        })?;
+    let internal = tokio::net::TcpListener::bind(cfg.internal_listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (internal_listen): {e}",
+                cfg.internal_listen
+            )
+        })?;
+    let public_addr = public.local_addr()?;
+    let internal_addr = internal.local_addr()?;
+    println!("shardpeer {}", env!("CARGO_PKG_VERSION"));
+    println!("id:          {}", shard.id);
+    println!("short id:    {}", shard.id.short_id());
+    println!("name:        {}", shard.name);
+    println!("domain:      {}", shard.domain);
+    println!("gateway:     http://{public_addr}");
+    println!("internal:    http://{internal_addr}");
+    println!("data dir:    {}", shard.data.root().display());
+    println!("owner token: {}", shard.data.owner_token_path().display());
+    for app in shard.apps().values() {
+        println!(
+            "app:         {} -> {} (token {})",
+            app.name,
+            app.upstream,
+            shard.data.app_token_path(&app.name).display()
+        );
+    }
+    println!("ready");
+    tracing::info!(id = %shard.id, %public_addr, %internal_addr, "serving");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(server::serve(
+        public,
+        shard.clone(),
+        Role::Public,
+        rx.clone(),
+    ));
+    let b = tokio::spawn(server::serve(internal, shard.clone(), Role::Internal, rx));
+    server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    let _ = a.await;
+    let _ = b.await;
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Listeners: accept loops with a connection cap, per-request deadlines, bounded request
+//! heads, and graceful shutdown.
+//!
+//! Each listener holds at most `max_connections` connections: the accept loop takes a permit
+//! before accepting, so excess clients wait in the kernel backlog instead of costing memory.
+//! A request head larger than `max_header_bytes` is answered 431 by hyper; a head that does
+//! not arrive within 10 s, or a request not finished within `request_timeout`, ends the
+//! connection (408). On shutdown the loops stop accepting and in-flight requests get
+//! `DRAIN` to finish.
+
+use crate::config::Limits;
+use crate::error::{ApiError, Body};
+use crate::state::Shard;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// How long in-flight requests get on shutdown.
+pub const DRAIN: Duration = Duration::from_secs(10);
+/// How long a client has to send a request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which handler a listener runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    /// The gateway.
+    Public,
+    /// The internal API.
+    Internal,
+}
+
+/// Serves `listener` until `shutdown` turns true, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    shard: Arc<Shard>,
+    role: Role,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits: Limits = shard.limits;
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shard = shard.clone();
+        let svc = service_fn(move |req: Request<Incoming>| {
+            let shard = shard.clone();
+            async move { Ok::<_, Infallible>(dispatch(shard, role, req, limits.request_timeout).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_TIMEOUT)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: some connections did not finish in time");
+    }
+}
+
+async fn dispatch(
+    shard: Arc<Shard>,
+    role: Role,
+    req: Request<Incoming>,
+    deadline: Duration,
+) -> Response<Body> {
+    let work = async {
+        match role {
+            Role::Public => crate::gateway::handle(shard, req).await,
+            Role::Internal => crate::internal::handle(shard, req).await,
+        }
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(408, "request_timeout", "the request took too long").response(),
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

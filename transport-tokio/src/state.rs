@@ -1,0 +1,207 @@
+//! Everything a request handler needs, built once at start.
+
+use crate::client::HttpClient;
+use crate::config::{Config, HostAppMeta, Limits};
+use crate::datadir::{DataDir, token_eq};
+use crate::peers::PeerStore;
+use crate::replay::SharedReplay;
+use shardpeer_core::id::ShardId;
+use shardpeer_core::identity::Identity;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// One app on this shard.
+#[derive(Debug)]
+pub struct AppState {
+    /// Name.
+    pub name: String,
+    /// Upstream base.
+    pub upstream: http::Uri,
+    /// Access rules.
+    pub meta: Box<HostAppMeta>,
+    /// Its bearer token on the internal API.
+    pub token: String,
+}
+
+/// Where a gateway request goes.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// An app of this shard.
+    App(Arc<AppState>),
+    /// The shard's own domain (`/core/…`).
+    Core,
+    /// Not a host of this shard.
+    Unknown,
+}
+
+/// Who is calling the internal API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The owner.
+    Owner,
+    /// An app, by name.
+    App(String),
+}
+
+/// The shard.
+#[derive(Debug)]
+pub struct Shard {
+    /// Signing identity.
+    pub identity: Identity,
+    /// Full ID.
+    pub id: ShardId,
+    /// Owner's display name.
+    pub name: String,
+    /// Zone.
+    pub zone: String,
+    /// This shard's domain, `<short_id>.<zone>`.
+    pub domain: String,
+    /// Public key PEM (for whoareyou and templates).
+    pub public_key_pem: String,
+    /// Apps by name.
+    pub apps: RwLock<Arc<BTreeMap<String, Arc<AppState>>>>,
+    /// The owner's token.
+    pub owner_token: RwLock<String>,
+    /// Peers.
+    pub peers: PeerStore,
+    /// Nonces seen.
+    pub replay: SharedReplay,
+    /// Limits.
+    pub limits: Limits,
+    /// Outbound HTTP.
+    pub client: HttpClient,
+    /// Data directory.
+    pub data: DataDir,
+}
+
+/// Replay cache capacity on hosts.
+pub const REPLAY_CAPACITY: usize = 8_000_000;
+
+impl Shard {
+    /// Builds the shard from its configuration: identity, credentials (written before any
+    /// listener accepts), peers.
+    pub fn open(config: &Config) -> Result<Shard, Box<dyn std::error::Error + Send + Sync>> {
+        let data = DataDir::open(&config.data_dir)?;
+        let identity = data.identity()?;
+        let id = identity.id();
+        let owner_token = data.token(&data.owner_token_path())?;
+        let mut apps = BTreeMap::new();
+        for a in &config.apps {
+            let token = data.token(&data.app_token_path(&a.name))?;
+            let meta = Box::new((*a.meta).clone());
+            apps.insert(
+                a.name.clone(),
+                Arc::new(AppState {
+                    name: a.name.clone(),
+                    upstream: a.upstream.clone(),
+                    meta,
+                    token,
+                }),
+            );
+        }
+        let peers = PeerStore::load(data.peers_path())?;
+        let domain = format!("{}.{}", id.short_id(), config.zone);
+        let name = config
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Shard {}", id.short_id()));
+        Ok(Shard {
+            public_key_pem: identity.public_key().to_pem().to_string(),
+            identity,
+            id,
+            name,
+            zone: config.zone.clone(),
+            domain,
+            apps: RwLock::new(Arc::new(apps)),
+            owner_token: RwLock::new(owner_token),
+            peers,
+            replay: SharedReplay::new(REPLAY_CAPACITY),
+            limits: config.limits,
+            client: crate::client::new_client(&config.limits),
+            data,
+        })
+    }
+
+    /// The apps now.
+    pub fn apps(&self) -> Arc<BTreeMap<String, Arc<AppState>>> {
+        match self.apps.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Whether `token` is the owner's.
+    pub fn is_owner_token(&self, token: &str) -> bool {
+        match self.owner_token.read() {
+            Ok(g) => token_eq(&g, token),
+            Err(p) => token_eq(&p.into_inner(), token),
+        }
+    }
+
+    /// Who holds `token`.
+    pub fn caller(&self, token: &str) -> Option<Caller> {
+        if self.is_owner_token(token) {
+            return Some(Caller::Owner);
+        }
+        self.apps()
+            .values()
+            .find(|a| token_eq(&a.token, token))
+            .map(|a| Caller::App(a.name.clone()))
+    }
+
+    /// What a gateway host name addresses: `<app>.<domain>`, the shard's own domain, or
+    /// nothing of ours.
+    pub fn route_host(&self, host: &str) -> Route {
+        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+        if host == self.domain {
+            return Route::Core;
+        }
+        let app = host
+            .strip_suffix(&self.domain)
+            .and_then(|p| p.strip_suffix('.'));
+        match app.and_then(|a| self.apps().get(a).cloned()) {
+            Some(a) => Route::App(a),
+            None => Route::Unknown,
+        }
+    }
+
+    /// The signed whoareyou JSON document.
+    pub fn whoareyou_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.as_str(),
+            "short_id": self.id.short_id(),
+            "name": self.name,
+            "domain": self.domain,
+            "public_key_pem": self.public_key_pem,
+        })
+    }
+}
+
+/// The host part of an authority (`[::1]:80` → `[::1]`).
+pub fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .split_once(']')
+            .map_or(authority, |(h, _)| &authority[..=h.len()]);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            authority
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn ports() {
+        assert_eq!(strip_port("a.b:8443"), "a.b");
+        assert_eq!(strip_port("a.b"), "a.b");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+    }
+}
