@@ -8,7 +8,9 @@
 //!
 //! Two things this mode cannot do, and refuses rather than fakes:
 //! - it never sees the body, so a signed peer request is accepted only if its
-//!   `Content-Digest` is that of the empty body (401 `body_not_verifiable` otherwise);
+//!   `Content-Digest` is that of the empty body and the proxy reports no body
+//!   (`Content-Length`, `Transfer-Encoding`, or nginx's `X-Original-Content-Length` /
+//!   `X-Original-Transfer-Encoding`); otherwise 401 `body_not_verifiable`;
 //! - it cannot change the path the proxy forwards, so a path that normalisation would change
 //!   (`/pub/../private`, `%70ub`) is refused (400 `path_not_normalized`) instead of being
 //!   checked under one name and served under another.
@@ -67,8 +69,13 @@ pub async fn handle(shard: &Shard, req: Request<Incoming>) -> Result<Response<Bo
     let client = if gateway::has_peer_signature(h) {
         let digest =
             headers::single_str(h, "content-digest").and_then(|v| Digest::parse_header(v).ok());
-        let declares_body = headers::single_str(h, "content-length").is_some_and(|v| v != "0")
-            || h.contains_key(http::header::TRANSFER_ENCODING);
+        // nginx's auth_request must drop Content-Length from the subrequest, so the proxy
+        // passes the original length as X-Original-Content-Length (see deploy/nginx).
+        let nonzero = |name: &str| headers::single_str(h, name).is_some_and(|v| !v.is_empty() && v != "0");
+        let declares_body = nonzero("content-length")
+            || nonzero("x-original-content-length")
+            || h.contains_key(http::header::TRANSFER_ENCODING)
+            || nonzero("x-original-transfer-encoding");
         let empty_ok = digest.is_some_and(|d| d.check(&Digest::of(d.alg(), b"")).is_ok());
         if declares_body || (digest.is_some() && !empty_ok) {
             return Err(ApiError::new(
