@@ -11,7 +11,9 @@ use hyper_util::rt::TokioIo;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("echo app on http://{addr}");
     loop {
@@ -19,7 +21,11 @@ async fn main() -> std::io::Result<()> {
         tokio::spawn(async move {
             let svc = service_fn(|req: hyper::Request<Incoming>| async move {
                 let (parts, body) = req.into_parts();
-                let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
                 let ptl: serde_json::Map<String, serde_json::Value> = parts
                     .headers
                     .iter()
@@ -38,7 +44,9 @@ async fn main() -> std::io::Result<()> {
                     .unwrap_or_default();
                 Ok::<_, std::convert::Infallible>(resp)
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }

@@ -71,7 +71,8 @@ pub async fn handle(shard: &Shard, req: Request<Incoming>) -> Result<Response<Bo
             headers::single_str(h, "content-digest").and_then(|v| Digest::parse_header(v).ok());
         // nginx's auth_request must drop Content-Length from the subrequest, so the proxy
         // passes the original length as X-Original-Content-Length (see deploy/nginx).
-        let nonzero = |name: &str| headers::single_str(h, name).is_some_and(|v| !v.is_empty() && v != "0");
+        let nonzero =
+            |name: &str| headers::single_str(h, name).is_some_and(|v| !v.is_empty() && v != "0");
         let declares_body = nonzero("content-length")
             || nonzero("x-original-content-length")
             || h.contains_key(http::header::TRANSFER_ENCODING)
