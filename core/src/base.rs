@@ -27,7 +27,8 @@ pub enum BaseError {
     /// A covered component is absent from the message (or `;req` without a request).
     MissingComponent,
     /// A valid component this implementation cannot compute exactly (`;tr`, `;sf` of an
-    /// unknown field type).
+    /// unknown field type), or one RFC 9421 forbids covering in this message (`@query-param`
+    /// for a name the query has more than once, §2.2.8).
     UnsupportedComponent,
     /// A covered value contains CR, LF or NUL, or is not text where text is needed.
     InvalidFieldValue,
@@ -160,21 +161,13 @@ fn write_request_component<G: Fields + ?Sized>(
         Name::Derived(Derived::Status) => Err(BaseError::InvalidComponent),
         Name::Derived(Derived::QueryParam) => {
             let name = c.query_name.ok_or(BaseError::InvalidComponent)?;
-            let mut err = None;
-            let count = component::for_each_query_param(req.query, name, |value| {
-                if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                    err = Some(BaseError::InvalidFieldValue);
-                }
-                write_identifier(sink, c);
-                component::write_reencoded(sink, value);
-                sink.push_byte(b'\n');
-            });
-            if let Some(e) = err {
-                return Err(e);
+            let value = component::query_param(req.query, name)?;
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(BaseError::InvalidFieldValue);
             }
-            if count == 0 {
-                return Err(BaseError::MissingComponent);
-            }
+            write_identifier(sink, c);
+            component::write_reencoded(sink, value);
+            sink.push_byte(b'\n');
             Ok(())
         }
         Name::Derived(d) => {
@@ -270,6 +263,11 @@ mod tests {
             ("https", "[::1]:443", "[::1]"),
             ("https", "[::1]:8443", "[::1]:8443"),
             ("http", "h:8080", "h:8080"),
+            // An empty port is the default port (RFC 3986 §6.2.3).
+            ("https", "Example.com:", "example.com"),
+            ("http", "[::1]:", "[::1]"),
+            ("http", "[::1]", "[::1]"),
+            ("http", "[::1]:80", "[::1]"),
         ] {
             let req = Request {
                 method: "GET",
@@ -333,17 +331,74 @@ mod tests {
         assert!(b.starts_with(
             "\"@query-param\";name=\"baz\": batman\n\"@query-param\";name=\"qux\": \n"
         ));
-        // Repeated names give one line each, in order.
+        // A repeated name "MUST NOT be included" (RFC 9421 §2.2.8); `%61` and `+` are
+        // decoded before names are compared, so they repeat `a` and `a b` too.
         let req3 = Request {
-            query: Some("a=1&b=2&a=3"),
+            query: Some("a=1&b=2&%61=3&a+b=4&a%20b=5"),
             ..req
         };
-        let b = base_of(&req3, r#"("@query-param";name="a")"#).unwrap();
-        assert!(b.starts_with("\"@query-param\";name=\"a\": 1\n\"@query-param\";name=\"a\": 3\n"));
+        for name in ["a", "a%20b"] {
+            assert_eq!(
+                base_of(&req3, &std::format!(r#"("@query-param";name="{name}")"#)),
+                Err(BaseError::UnsupportedComponent),
+                "{name}"
+            );
+        }
+        let b = base_of(&req3, r#"("@query-param";name="b")"#).unwrap();
+        assert!(b.starts_with("\"@query-param\";name=\"b\": 2\n\"@signature-params\""));
         assert_eq!(
             base_of(&req3, r#"("@query-param";name="zz")"#),
             Err(BaseError::MissingComponent)
         );
+    }
+
+    #[test]
+    fn query_param_invalid_utf8_becomes_replacement_character() {
+        // WHATWG "UTF-8 decode without BOM": each maximal ill-formed subpart is one U+FFFD,
+        // which re-encodes as %EF%BF%BD; well-formed sequences are kept.
+        let f: [(&str, &str); 0] = [];
+        let cases = [
+            ("%FF", "%EF%BF%BD"),
+            ("%C3%A9", "%C3%A9"),
+            ("%C3", "%EF%BF%BD"),
+            ("%E2%82", "%EF%BF%BD"),
+            ("%E2%82x", "%EF%BF%BDx"),
+            ("%E2%82%AC", "%E2%82%AC"),
+            ("%F0%9F%98%80", "%F0%9F%98%80"),
+            ("%C0%AF", "%EF%BF%BD%EF%BF%BD"),
+            ("%ED%A0%80", "%EF%BF%BD%EF%BF%BD%EF%BF%BD"),
+            ("%F4%90%80%80", "%EF%BF%BD%EF%BF%BD%EF%BF%BD%EF%BF%BD"),
+            ("%E0%80a", "%EF%BF%BD%EF%BF%BDa"),
+            ("%80%C3%A9%FE", "%EF%BF%BD%C3%A9%EF%BF%BD"),
+            ("caf%C3%A9+%E2%82%AC", "caf%C3%A9%20%E2%82%AC"),
+        ];
+        for (raw, want) in cases {
+            let q = std::format!("v={raw}");
+            let req = Request {
+                method: "GET",
+                scheme: "https",
+                authority: "e",
+                path: "/p",
+                query: Some(&q),
+                fields: &f,
+            };
+            let b = base_of(&req, r#"("@query-param";name="v")"#).unwrap();
+            assert_eq!(
+                b.lines().next().unwrap(),
+                std::format!("\"@query-param\";name=\"v\": {want}"),
+                "{raw}"
+            );
+        }
+        // Names are decoded the same way before they are compared.
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/p",
+            query: Some("%FF=1"),
+            fields: &f,
+        };
+        assert!(base_of(&req, r#"("@query-param";name="%EF%BF%BD")"#).is_ok());
     }
 
     #[test]
@@ -367,6 +422,32 @@ mod tests {
             base_of(&req, r#"("x-missing")"#),
             Err(BaseError::MissingComponent)
         );
+    }
+
+    #[test]
+    fn structured_fields_skip_empty_lines() {
+        // An empty field line adds no member, so it must not add a separator either: the
+        // value is the serialisation of the combined field, never `, a=1`.
+        let f = [
+            ("Example-Dict", ""),
+            ("Example-Dict", "a=1"),
+            ("Example-Dict", "  "),
+            ("Example-Dict", "b=2"),
+            ("Example-List", " "),
+            ("Example-List", "x"),
+        ];
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/",
+            query: None,
+            fields: &f,
+        };
+        let b = base_of(&req, r#"("example-dict";sf "example-list";sf)"#).unwrap();
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(lines[0], "\"example-dict\";sf: a=1, b=2");
+        assert_eq!(lines[1], "\"example-list\";sf: x");
     }
 
     #[test]
@@ -474,6 +555,14 @@ mod tests {
             base_of(&req2, r#"("@method")"#),
             Err(BaseError::InvalidFieldValue)
         );
+        // The scheme too: it is written by `@scheme` and `@target-uri`.
+        let req3 = Request {
+            scheme: "https\n\"@method\": POST",
+            ..req
+        };
+        for c in [r#"("@scheme")"#, r#"("@target-uri")"#, r#"("@method")"#] {
+            assert_eq!(base_of(&req3, c), Err(BaseError::InvalidFieldValue), "{c}");
+        }
     }
 
     #[test]

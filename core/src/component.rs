@@ -185,6 +185,7 @@ pub(crate) fn write_derived<F: Fields + ?Sized>(
     req: &Request<'_, F>,
 ) -> Result<(), BaseError> {
     check_text(req.method)?;
+    check_text(req.scheme)?;
     check_text(req.authority)?;
     check_text(req.path)?;
     if let Some(q) = req.query {
@@ -244,38 +245,48 @@ fn write_query(sink: &mut Sink<'_>, query: Option<&str>) {
     }
 }
 
-/// `@authority`: lowercase, default port for the scheme removed (RFC 9421 §2.2.3).
+/// `@authority`: lowercase, and the port removed when it is the scheme's default or empty
+/// (RFC 9421 §2.2.3, RFC 9110 §4.2.3, RFC 3986 §6.2.3: `host:` is `host`).
 fn write_authority(sink: &mut Sink<'_>, scheme: &str, authority: &str) {
     let default_port = if scheme.eq_ignore_ascii_case("https") {
-        ":443"
+        "443"
     } else {
-        ":80"
+        "80"
     };
-    // Only a port after the host (or after `]` for IPv6 literals) is a port.
-    let host = match authority.strip_suffix(default_port) {
-        Some(h) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => h,
+    let host = match split_port(authority) {
+        Some((host, port)) if port.is_empty() || port == default_port => host,
         _ => authority,
     };
     write_lower(sink, host);
 }
 
-/// One line per occurrence of the named query parameter (RFC 9421 §2.2.8): the query is
-/// parsed as `application/x-www-form-urlencoded` and names and values are re-encoded with
-/// that format's percent-encode set, spaces as `%20`.
-pub(crate) fn for_each_query_param(
-    query: Option<&str>,
-    name: &str,
-    mut f: impl FnMut(&str),
-) -> usize {
-    let mut count = 0;
+/// Splits `host:port`. Only a `:` after the host (or after `]` for IPv6 literals) followed by
+/// digits only is a port delimiter.
+fn split_port(authority: &str) -> Option<(&str, &str)> {
+    let (host, port) = authority.rsplit_once(':')?;
+    let host_ok = !host.is_empty() && (!host.contains(':') || host.ends_with(']'));
+    (host_ok && port.bytes().all(|b| b.is_ascii_digit())).then_some((host, port))
+}
+
+/// The raw value of the query parameter whose re-encoded name is `name` (RFC 9421 §2.2.8): the
+/// query is parsed as `application/x-www-form-urlencoded` and names and values are re-encoded
+/// with that format's percent-encode set, spaces as `%20` (see [`write_reencoded`]).
+///
+/// A name that occurs more than once "MUST NOT be included" (RFC 9421 §2.2.8; applications
+/// disagree on which of the values they read): covering it is
+/// [`BaseError::UnsupportedComponent`]. An absent name is [`BaseError::MissingComponent`].
+pub(crate) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Result<&'q str, BaseError> {
+    let mut found = None;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
         if reencoded(n).eq(name.bytes()) {
-            count += 1;
-            f(v);
+            if found.is_some() {
+                return Err(BaseError::UnsupportedComponent);
+            }
+            found = Some(v);
         }
     }
-    count
+    found.ok_or(BaseError::MissingComponent)
 }
 
 /// Writes a query value in re-encoded form.
@@ -286,12 +297,14 @@ pub(crate) fn write_reencoded(sink: &mut Sink<'_>, raw: &str) {
 }
 
 /// The re-encoded bytes of a raw query name or value, produced lazily so that comparing and
-/// writing need no buffer.
+/// writing need no buffer: WHATWG percent-decoding, "UTF-8 decode without BOM" (each invalid
+/// sequence becomes U+FFFD), then percent-encoding with the `application/x-www-form-urlencoded`
+/// set.
 fn reencoded(raw: &str) -> impl Iterator<Item = u8> + '_ {
-    FormDecode {
+    Utf8Lossy::new(FormDecode {
         bytes: raw.as_bytes(),
         pos: 0,
-    }
+    })
     .flat_map(|b| {
         let keep = b.is_ascii_alphanumeric() || b"*-._".contains(&b);
         let hex = b"0123456789ABCDEF";
@@ -303,6 +316,131 @@ fn reencoded(raw: &str) -> impl Iterator<Item = u8> + '_ {
         let (arr, n) = if keep { ([b, 0, 0], 1) } else { (enc, 3) };
         arr.into_iter().take(n)
     })
+}
+
+/// The UTF-8 encoding of U+FFFD REPLACEMENT CHARACTER.
+const REPLACEMENT: [u8; 3] = [0xEF, 0xBF, 0xBD];
+
+/// The WHATWG Encoding Standard's UTF-8 decoder followed by UTF-8 encoding, as a byte stream:
+/// well-formed sequences pass through unchanged and every maximal ill-formed subpart becomes
+/// U+FFFD, exactly as "UTF-8 decode without BOM" then "UTF-8 encode" would give.
+struct Utf8Lossy<I> {
+    inner: I,
+    /// Bytes of the sequence being read (lead byte first).
+    seq: [u8; 4],
+    seq_len: usize,
+    /// Continuation bytes the current sequence needs in all (0: no sequence started).
+    needed: usize,
+    lower: u8,
+    upper: u8,
+    /// A byte that ended an ill-formed sequence and must be read again.
+    again: Option<u8>,
+    /// Output waiting to be handed out.
+    out: [u8; 4],
+    out_pos: usize,
+    out_len: usize,
+}
+
+impl<I: Iterator<Item = u8>> Utf8Lossy<I> {
+    fn new(inner: I) -> Self {
+        Utf8Lossy {
+            inner,
+            seq: [0; 4],
+            seq_len: 0,
+            needed: 0,
+            lower: 0x80,
+            upper: 0xBF,
+            again: None,
+            out: [0; 4],
+            out_pos: 0,
+            out_len: 0,
+        }
+    }
+
+    fn queue(&mut self, bytes: &[u8]) {
+        self.out = [0; 4];
+        for (dst, src) in self.out.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        self.out_pos = 0;
+        self.out_len = bytes.len().min(4);
+    }
+
+    fn reset(&mut self) {
+        self.seq_len = 0;
+        self.needed = 0;
+        self.lower = 0x80;
+        self.upper = 0xBF;
+    }
+}
+
+impl<I: Iterator<Item = u8>> Iterator for Utf8Lossy<I> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        loop {
+            if self.out_pos < self.out_len {
+                let b = self.out.get(self.out_pos).copied();
+                self.out_pos += 1;
+                return b;
+            }
+            let Some(byte) = self.again.take().or_else(|| self.inner.next()) else {
+                if self.needed != 0 {
+                    self.reset();
+                    self.queue(&REPLACEMENT);
+                    continue;
+                }
+                return None;
+            };
+            if self.needed == 0 {
+                self.needed = match byte {
+                    0x00..=0x7F => return Some(byte),
+                    0xC2..=0xDF => 1,
+                    0xE0..=0xEF => {
+                        match byte {
+                            0xE0 => self.lower = 0xA0,
+                            0xED => self.upper = 0x9F,
+                            _ => {}
+                        }
+                        2
+                    }
+                    0xF0..=0xF4 => {
+                        match byte {
+                            0xF0 => self.lower = 0x90,
+                            0xF4 => self.upper = 0x8F,
+                            _ => {}
+                        }
+                        3
+                    }
+                    _ => {
+                        self.queue(&REPLACEMENT);
+                        continue;
+                    }
+                };
+                self.seq = [byte, 0, 0, 0];
+                self.seq_len = 1;
+                continue;
+            }
+            if !(self.lower..=self.upper).contains(&byte) {
+                self.reset();
+                self.again = Some(byte);
+                self.queue(&REPLACEMENT);
+                continue;
+            }
+            self.lower = 0x80;
+            self.upper = 0xBF;
+            if let Some(slot) = self.seq.get_mut(self.seq_len) {
+                *slot = byte;
+            }
+            self.seq_len += 1;
+            if self.seq_len > self.needed {
+                let seq = self.seq;
+                let len = self.seq_len;
+                self.reset();
+                self.queue(seq.get(..len).unwrap_or(&REPLACEMENT));
+            }
+        }
+    }
 }
 
 /// WHATWG urlencoded percent-decoding: `+` is a space, `%XX` a byte, a malformed `%` itself.
@@ -430,7 +568,9 @@ fn write_structured<F: Fields + ?Sized>(
     match ty {
         SfType::Dictionary => {
             // Lines are parsed one by one; a key repeated across lines would need merging
-            // across them, which we refuse rather than get subtly wrong.
+            // across them, which we refuse rather than get subtly wrong. Empty lines add no
+            // member, so they add no separator either.
+            let mut wrote = false;
             for (i, v) in fields.values(name).enumerate() {
                 let d = Dictionary::parse(as_text(v)?).map_err(BaseError::Structured)?;
                 for earlier in fields.values(name).take(i) {
@@ -439,18 +579,27 @@ fn write_structured<F: Fields + ?Sized>(
                         return Err(BaseError::UnsupportedComponent);
                     }
                 }
-                if i > 0 && !d.is_empty() {
+                if d.is_empty() {
+                    continue;
+                }
+                if wrote {
                     sink.push_str(", ");
                 }
+                wrote = true;
                 sf::write_dictionary(sink, &d);
             }
         }
         SfType::List => {
-            for (i, v) in fields.values(name).enumerate() {
+            let mut wrote = false;
+            for v in fields.values(name) {
                 let l = List::parse(as_text(v)?).map_err(BaseError::Structured)?;
-                if i > 0 && l.iter().next().is_some() {
+                if l.iter().next().is_none() {
+                    continue;
+                }
+                if wrote {
                     sink.push_str(", ");
                 }
+                wrote = true;
                 sf::write_list(sink, &l);
             }
         }

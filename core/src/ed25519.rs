@@ -18,7 +18,7 @@
 //! The encoding checks are byte comparisons. Membership in the prime-order subgroup needs
 //! curve arithmetic that ed25519-compact does not expose, so this module carries a small
 //! variable-time field implementation (only public data goes through it) and checks
-//! `[L+1]P = ±P` with an x-only Montgomery ladder; `docs/ID.md` states the rule and
+//! `[L+1]P = ±P` with an x-only Montgomery ladder; `docs/protocol.md` states the rule and
 //! `tests/ed25519_vectors.rs` asserts it against the C2SP edge-case vectors.
 //!
 //! # Resource limits

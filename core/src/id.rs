@@ -6,7 +6,7 @@
 //! followed by a 40-bit checksum, written in lowercase base32 (RFC 4648, no padding): 48
 //! characters from `a-z2-7`, which fit in a DNS label and survive being read aloud or retyped.
 //! The checksum is there for people: a mistyped ID fails to parse ([`IdError::BadChecksum`])
-//! instead of naming a shard that does not exist. `docs/ID.md` specifies the derivation byte
+//! instead of naming a shard that does not exist. `docs/protocol.md` specifies the derivation byte
 //! by byte.
 //!
 //! The 6-character short ID ([`ShardId::short_id`]) is for display only. 30 bits can be

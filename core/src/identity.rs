@@ -8,7 +8,7 @@
 //!
 //! An [`Identity`] is made from a 32-byte seed the caller supplies: the core never reads
 //! randomness. Keys travel as PEM (SubjectPublicKeyInfo, PKCS#8) in the exact forms of
-//! RFC 8410 (`docs/ID.md`, "Key encodings") or as raw hex for tools. Signing is
+//! RFC 8410 (`docs/protocol.md`, "Key encodings") or as raw hex for tools. Signing is
 //! deterministic Ed25519 (RFC 8032, no added noise), so the RFC 9421 examples reproduce byte
 //! for byte.
 //!

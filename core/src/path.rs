@@ -7,7 +7,7 @@
 //! [`crate::app_meta::AppMeta`] are matched against and what the transport forwards. Whatever the app
 //! framework does afterwards, it starts from the path the gateway judged.
 //!
-//! The steps, in order (docs/ACL.md is the normative text):
+//! The steps, in order (`docs/protocol.md` is the normative text):
 //!
 //! 1. The path must start with `/`. `*` (the `OPTIONS *` form) and relative forms are refused.
 //! 2. Raw bytes: `\`, control characters (NUL included), non-ASCII bytes, space, `#` and `?` are
@@ -101,6 +101,7 @@ pub fn normalize_path<'b>(raw: &str, out: &'b mut [u8]) -> Result<&'b str, PathE
     let Some(buf) = out.get_mut(..needed) else {
         return Err(PathError::BufferTooSmall { needed });
     };
+    check_bytes(rest)?;
     let mut w = Writer {
         buf,
         len: 0,
@@ -210,6 +211,43 @@ fn segment_is_canonical(segment: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// Steps 2 and 3 over the whole path, before any segment is resolved, so that a path with
+/// several faults is refused for the earliest step that fails, wherever the faults are: every
+/// raw byte (step 2) before any percent-encoding (step 3), and both before a dot segment with
+/// a parameter (step 6). [`decode_segment`] then meets no error of its own.
+fn check_bytes(path: &[u8]) -> Result<(), PathError> {
+    let encoded = |i: usize| -> Option<u8> {
+        let hi = path.get(i.checked_add(1)?).copied().and_then(hex_value)?;
+        let lo = path.get(i.checked_add(2)?).copied().and_then(hex_value)?;
+        Some((hi << 4) | lo)
+    };
+    // Step 2: every byte that is not part of a percent-encoding (a `%` without two hex
+    // digits is a raw byte, and so are the bytes after it).
+    let mut i = 0;
+    while let Some(&b) = path.get(i) {
+        if b == b'%' && encoded(i).is_some() {
+            i += 3;
+            continue;
+        }
+        check_raw(b)?;
+        i += 1;
+    }
+    // Step 3: every `%` is a well-formed encoding of an allowed octet.
+    for (i, &b) in path.iter().enumerate() {
+        if b != b'%' {
+            continue;
+        }
+        match encoded(i) {
+            None => return Err(PathError::InvalidPercentEncoding),
+            Some(b'/') => return Err(PathError::EncodedSlash),
+            Some(b'\\') => return Err(PathError::EncodedBackslash),
+            Some(0) => return Err(PathError::EncodedNul),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Decodes one segment (the bytes between two raw `/`) onto the end of `w`.
@@ -416,6 +454,24 @@ mod tests {
         err("/a%4", PathError::InvalidPercentEncoding);
         err("/%4/", PathError::InvalidPercentEncoding);
         err("/%", PathError::InvalidPercentEncoding);
+    }
+
+    #[test]
+    fn several_faults_give_the_earliest_step() {
+        // docs/protocol.md checks raw bytes (step 2) before percent-encodings (step 3), and
+        // both before dot segments with parameters (step 6), wherever the faults are.
+        err("/%2F/\\", PathError::Backslash);
+        err("/%zz/x y", PathError::InvalidCharacter);
+        err("/%00%7F/\x7F", PathError::ControlCharacter);
+        err("/..;/%2F", PathError::EncodedSlash);
+        err("/..;/\\", PathError::Backslash);
+        err("/.;/%", PathError::InvalidPercentEncoding);
+        // A `%` without two hex digits is raw, so what follows it is checked as raw bytes.
+        err("/%4\\", PathError::Backslash);
+        err("/%%41", PathError::InvalidPercentEncoding);
+        // Within a step, the first fault in the path decides.
+        err("/%5C%2F", PathError::EncodedBackslash);
+        err("/%2F%", PathError::EncodedSlash);
     }
 
     #[test]

@@ -286,17 +286,27 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         self.finish(located, meta, key, base, fields, replay, now)
     }
 
-    /// Finds the signature to verify in `Signature-Input` and `Signature`.
+    /// Finds the signature to verify in `Signature-Input` and `Signature`, in the order of
+    /// steps 1–4 of the verification procedure: both fields present, both parse, the label in
+    /// both exactly once, then the shape of each member.
     fn locate<'m, F: Fields + ?Sized>(&self, fields: &'m F) -> Result<Located<'m>, VerifyError> {
+        if !fields.contains("signature-input") || !fields.contains("signature") {
+            return Err(VerifyError::Missing);
+        }
+        for name in ["signature-input", "signature"] {
+            for line in fields.values(name) {
+                parse_dict(line)?;
+            }
+        }
         let label = match self.policy.label {
             Some(l) => l,
             None => only_label(fields)?,
         };
         let input = find_member(fields, "signature-input", label)?;
+        let signature = find_member(fields, "signature", label)?;
         let Member::InnerList(list) = input.1 else {
             return Err(VerifyError::Malformed);
         };
-        let signature = find_member(fields, "signature", label)?;
         let Member::Item(item) = signature.1 else {
             return Err(VerifyError::Malformed);
         };
@@ -334,7 +344,7 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
             return Err(VerifyError::UnsupportedAlgorithm);
         }
         check_freshness(p, &meta, now)?;
-        if meta.nonce.map_or(0, str::len) < p.min_nonce_len
+        if meta.nonce.map_or(0, unescaped_len) < p.min_nonce_len
             || (p.min_nonce_len > 0 && meta.nonce.is_none())
         {
             return Err(VerifyError::NonceMissing);
@@ -563,6 +573,19 @@ fn keep_until(p: &Policy<'_>, m: &Meta<'_>) -> u64 {
     u64::try_from(bound.max(0)).unwrap_or(u64::MAX)
 }
 
+/// The number of characters a string's escaped content stands for (`\"` is one).
+fn unescaped_len(escaped: &str) -> usize {
+    let mut bytes = escaped.bytes();
+    let mut n = 0;
+    while let Some(b) = bytes.next() {
+        if b == b'\\' {
+            bytes.next();
+        }
+        n += 1;
+    }
+    n
+}
+
 /// The one label in `Signature-Input`, when there is exactly one.
 fn only_label<F: Fields + ?Sized>(fields: &F) -> Result<&str, VerifyError> {
     let mut found: Option<&str> = None;
@@ -612,6 +635,11 @@ fn find_member<'m, F: Fields + ?Sized>(
 }
 
 fn parse_dict(line: &[u8]) -> Result<Dictionary<'_>, VerifyError> {
-    let text = core::str::from_utf8(line).map_err(|_| VerifyError::Malformed)?;
+    // Bytes that are not UTF-8 are not ASCII either, so not RFC 8941 text: a syntax error.
+    let text = core::str::from_utf8(line).map_err(|e| {
+        VerifyError::Syntax(SfError::Syntax {
+            at: e.valid_up_to(),
+        })
+    })?;
     Dictionary::parse(text).map_err(VerifyError::Syntax)
 }

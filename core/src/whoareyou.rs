@@ -11,7 +11,7 @@
 //!
 //! # Driving contract
 //! Server: serialise the document, add `Content-Type: application/json` and its
-//! `Content-Digest`, then [`sign`] and add the two fields. Client: parse the JSON, build the
+//! `Content-Digest`, then [`sign()`] and add the two fields. Client: parse the JSON, build the
 //! [`PublicKey`] from `public_key_pem`, check `expected_id.is_id_of(&key)`, then verify with
 //! [`verifier`] and check the body against the returned digest.
 

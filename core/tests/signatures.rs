@@ -947,6 +947,90 @@ fn malformed_signatures_are_refused() {
 }
 
 #[test]
+fn steps_one_to_four_run_in_the_documented_order() {
+    // docs/protocol.md: 1 both fields present, 2 both parse, 3 label in both, 4 shapes. A
+    // message failing several steps is refused with the first failing step's code.
+    let peers = peers_of(&[&alice()]);
+    let check = |r: Outgoing| r.verify_at(&peers, &mut no_replay(), NOW);
+    let signed = || Outgoing::new().sign(&alice(), NOW, NONCE);
+
+    // Step 1 before step 3: no Signature at all, and Signature-Input lacks the label.
+    let mut r = signed();
+    r.remove("Signature");
+    r.set("Signature-Input", r#"other=("@method")"#);
+    assert_eq!(check(r), Err("signature_missing".into()));
+
+    // Step 2 before step 3: Signature does not parse, and Signature-Input lacks the label.
+    let mut r = signed();
+    r.set("Signature-Input", r#"other=("@method")"#);
+    r.set("Signature", "shardpeer=:::");
+    assert_eq!(check(r), Err("signature_syntax".into()));
+
+    // Step 3 before step 4: Signature-Input's member is not an inner list, and Signature
+    // lacks the label.
+    let mut r = signed();
+    r.set("Signature-Input", "shardpeer=1");
+    r.set("Signature", "other=:AAAA:");
+    assert_eq!(check(r), Err("signature_label_not_found".into()));
+
+    // Bytes that are not text cannot parse as a structured field (step 2).
+    let refs: Vec<(&str, &[u8])> = vec![
+        ("Signature-Input", b"shardpeer=(\"@method\")"),
+        ("Signature", b"shardpeer=:\xff:"),
+    ];
+    let view = Request {
+        method: "GET",
+        scheme: "https",
+        authority: "a",
+        path: "/",
+        query: None,
+        fields: refs.as_slice(),
+    };
+    let mut buf = [0u8; 1024];
+    assert_eq!(
+        profile::request_verifier()
+            .verify_request(&view, &peers, &mut no_replay(), NOW, &mut buf)
+            .map_err(|e| e.code()),
+        Err("signature_syntax")
+    );
+}
+
+#[test]
+fn nonce_length_counts_characters_not_escapes() {
+    // Eleven `"` are eleven characters, though their escaped form `\"…` is 22 bytes long.
+    let id = alice().id();
+    let nonce = "\"".repeat(11);
+    let all = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
+    let params = SignatureParams {
+        created: Some(NOW as i64),
+        expires: None,
+        nonce: Some(&nonce),
+        keyid: Some(id.as_str()),
+        alg: true,
+        tag: Some(profile::REQUEST_TAG),
+    };
+    let req = signed_with(&all, params).unwrap();
+    assert_eq!(
+        req.verify_at(&peers_of(&[&alice()]), &mut no_replay(), NOW),
+        Err("signature_nonce_missing".into())
+    );
+    // Twenty-two characters with escapes among them are enough.
+    let nonce = format!("{}\\\"", "a".repeat(20));
+    let req = signed_with(
+        &all,
+        SignatureParams {
+            nonce: Some(&nonce),
+            ..params
+        },
+    )
+    .unwrap();
+    assert!(
+        req.verify_at(&peers_of(&[&alice()]), &mut no_replay(), NOW)
+            .is_ok()
+    );
+}
+
+#[test]
 fn non_canonical_s_is_refused_before_the_backend() {
     let mut r = Outgoing::new().sign(&alice(), NOW, NONCE);
     let sig_field = r
