@@ -45,6 +45,53 @@ pub const RESPONSE_COMPONENTS: &str =
 /// Covered exactly when the message has the field.
 pub const IF_PRESENT: &str = r#""content-type""#;
 
+/// The parameters every shardpeer signature carries, in the profile's order: `created`,
+/// `expires` (= `created` + [`MAX_AGE`]), `nonce` when given, `keyid` = the signer's full ID,
+/// `alg="ed25519"`, `tag`.
+pub(crate) fn params<'a>(
+    id: &'a crate::id::ShardId,
+    now: u64,
+    nonce: Option<&'a str>,
+    tag: &'a str,
+) -> Result<SignatureParams<'a>, SignError> {
+    let created = i64::try_from(now).map_err(|_| SignError::InvalidParam)?;
+    Ok(SignatureParams {
+        created: Some(created),
+        expires: Some(created.saturating_add(MAX_AGE as i64)),
+        nonce,
+        keyid: Some(id.as_str()),
+        alg: true,
+        tag: Some(tag),
+    })
+}
+
+/// A profile policy: exactly `required` (plus `if_present` fields when present), `created`
+/// within [`MAX_AGE`] and [`MAX_SKEW`], `keyid` a canonical full shard ID whose key is the
+/// one known for it, the given `tag`, no parameters outside RFC 9421.
+pub(crate) const fn policy<'p>(
+    required: &'p str,
+    if_present: &'p str,
+    min_nonce_len: usize,
+    expected_keyid: Option<&'p str>,
+    tag: &'p str,
+) -> Policy<'p> {
+    Policy {
+        label: Some(LABEL),
+        required,
+        required_if_present: if_present,
+        only_listed: true,
+        require_created: true,
+        max_age: Some(MAX_AGE),
+        max_skew: MAX_SKEW,
+        require_expires: false,
+        min_nonce_len,
+        expected_keyid,
+        keyid_is_shard_id: true,
+        expected_tag: Some(tag),
+        allow_unknown_params: false,
+    }
+}
+
 /// Turns 16 random bytes (from the caller's RNG: the core has none) into a nonce.
 pub fn nonce_from_random(random: &[u8; 16]) -> heapless::String<24> {
     use base64::Engine as _;
@@ -87,15 +134,7 @@ pub fn sign_request<F: Fields + ?Sized>(
         return Err(SignError::InvalidParam);
     }
     let id = identity.id();
-    let created = i64::try_from(now).map_err(|_| SignError::InvalidParam)?;
-    let params = SignatureParams {
-        created: Some(created),
-        expires: Some(created.saturating_add(MAX_AGE as i64)),
-        nonce: Some(nonce),
-        keyid: Some(id.as_str()),
-        alg: true,
-        tag: Some(REQUEST_TAG),
-    };
+    let params = params(&id, now, Some(nonce), REQUEST_TAG)?;
     let components = components_for(REQUEST_COMPONENTS, request.fields);
     sign::sign_request(identity, LABEL, &components, &params, request, base_buf)
 }
@@ -109,54 +148,30 @@ pub fn sign_response<F: Fields + ?Sized, G: Fields + ?Sized>(
     base_buf: &mut [u8],
 ) -> Result<SignedFields, SignError> {
     let id = identity.id();
-    let created = i64::try_from(now).map_err(|_| SignError::InvalidParam)?;
-    let params = SignatureParams {
-        created: Some(created),
-        expires: Some(created.saturating_add(MAX_AGE as i64)),
-        nonce: None,
-        keyid: Some(id.as_str()),
-        alg: true,
-        tag: Some(RESPONSE_TAG),
-    };
+    let params = params(&id, now, None, RESPONSE_TAG)?;
     let components = components_for(RESPONSE_COMPONENTS, response.fields);
     sign::sign_response(identity, LABEL, &components, &params, response, base_buf)
 }
 
 /// The policy a gateway applies to a peer's request. The [`crate::verify::KeySource`] it is
 /// used with answers from the peers list only: that is the "both have added each other" rule.
-pub const REQUEST_POLICY: Policy<'static> = Policy {
-    label: Some(LABEL),
-    required: REQUEST_COMPONENTS,
-    required_if_present: IF_PRESENT,
-    only_listed: true,
-    require_created: true,
-    max_age: Some(MAX_AGE),
-    max_skew: MAX_SKEW,
-    require_expires: false,
-    min_nonce_len: MIN_NONCE_LEN,
-    expected_keyid: None,
-    keyid_is_shard_id: true,
-    expected_tag: Some(REQUEST_TAG),
-    allow_unknown_params: false,
-};
+pub const REQUEST_POLICY: Policy<'static> = policy(
+    REQUEST_COMPONENTS,
+    IF_PRESENT,
+    MIN_NONCE_LEN,
+    None,
+    REQUEST_TAG,
+);
 
 /// The policy a caller applies to the response of the peer `peer_id` (its full ID).
 pub fn response_policy(peer_id: &str) -> Policy<'_> {
-    Policy {
-        label: Some(LABEL),
-        required: RESPONSE_COMPONENTS,
-        required_if_present: IF_PRESENT,
-        only_listed: true,
-        require_created: true,
-        max_age: Some(MAX_AGE),
-        max_skew: MAX_SKEW,
-        require_expires: false,
-        min_nonce_len: 0,
-        expected_keyid: Some(peer_id),
-        keyid_is_shard_id: true,
-        expected_tag: Some(RESPONSE_TAG),
-        allow_unknown_params: false,
-    }
+    policy(
+        RESPONSE_COMPONENTS,
+        IF_PRESENT,
+        0,
+        Some(peer_id),
+        RESPONSE_TAG,
+    )
 }
 
 /// A verifier for peers' requests with the default backend.

@@ -251,18 +251,7 @@ pub struct Dictionary<'a> {
 impl<'a> Dictionary<'a> {
     /// Parses and validates a dictionary (RFC 8941 §4.2.2).
     pub fn parse(input: &'a str) -> Result<Self, SfError> {
-        let src = trim_sp(input);
-        let offset = input.len() - input.trim_start_matches(' ').len();
-        let mut cur = Cursor::new(src);
-        let mut n = 0usize;
-        while !cur.at_end() {
-            n += 1;
-            if n > MAX_MEMBERS {
-                return Err(SfError::TooManyMembers);
-            }
-            cur.parse_dict_member().map_err(|e| shift(e, offset))?;
-            cur.after_member().map_err(|e| shift(e, offset))?;
-        }
+        let src = validate_members(input, |cur| cur.parse_dict_member().map(|_| ()))?;
         Ok(Dictionary { src })
     }
 
@@ -321,18 +310,7 @@ pub struct List<'a> {
 impl<'a> List<'a> {
     /// Parses and validates a list (RFC 8941 §4.2.1).
     pub fn parse(input: &'a str) -> Result<Self, SfError> {
-        let src = trim_sp(input);
-        let offset = input.len() - input.trim_start_matches(' ').len();
-        let mut cur = Cursor::new(src);
-        let mut n = 0usize;
-        while !cur.at_end() {
-            n += 1;
-            if n > MAX_MEMBERS {
-                return Err(SfError::TooManyMembers);
-            }
-            cur.parse_member().map_err(|e| shift(e, offset))?;
-            cur.after_member().map_err(|e| shift(e, offset))?;
-        }
+        let src = validate_members(input, |cur| cur.parse_member().map(|_| ()))?;
         Ok(List { src })
     }
 
@@ -413,6 +391,28 @@ pub fn parse_inner_list_items(input: &str) -> Result<InnerList<'_>, SfError> {
         items_src: input,
         params: Params::default(),
     })
+}
+
+/// Validates a comma-separated sequence of members (a dictionary's or a list's), at most
+/// [`MAX_MEMBERS`], and returns the text without surrounding SP. Error offsets are relative
+/// to `input`.
+fn validate_members<'a>(
+    input: &'a str,
+    mut member: impl FnMut(&mut Cursor<'a>) -> Result<(), SfError>,
+) -> Result<&'a str, SfError> {
+    let src = trim_sp(input);
+    let offset = input.len() - input.trim_start_matches(' ').len();
+    let mut cur = Cursor::new(src);
+    let mut n = 0usize;
+    while !cur.at_end() {
+        n += 1;
+        if n > MAX_MEMBERS {
+            return Err(SfError::TooManyMembers);
+        }
+        member(&mut cur).map_err(|e| shift(e, offset))?;
+        cur.after_member().map_err(|e| shift(e, offset))?;
+    }
+    Ok(src)
 }
 
 fn trim_sp(s: &str) -> &str {

@@ -159,6 +159,8 @@ pub enum VerifyError {
     KeyIdMismatch,
     /// `keyid` must be a shard ID and is not a valid one.
     KeyIdNotShardId(IdError),
+    /// `keyid` is a shard ID but not in its canonical lowercase form.
+    KeyIdNotCanonical,
     /// `tag` is not the expected one.
     TagMismatch,
     /// No key is known for this `keyid`.
@@ -194,6 +196,7 @@ wire_error!(VerifyError {
     VerifyError::NonceMissing => (401, "signature_nonce_missing", "a nonce is required"),
     VerifyError::KeyIdMismatch => (401, "signature_keyid_mismatch", "keyid is absent or not the expected one"),
     VerifyError::KeyIdNotShardId(e) => (401, "signature_keyid_invalid", "keyid is not a full shard ID: {}", e),
+    VerifyError::KeyIdNotCanonical => (401, "signature_keyid_not_canonical", "keyid must be the shard ID in lowercase"),
     VerifyError::TagMismatch => (401, "signature_tag_mismatch", "tag is not the expected one"),
     VerifyError::UnknownKey => (401, "signature_key_unknown", "no key is known for this keyid"),
     VerifyError::KeyNotOfId => (401, "signature_key_not_of_id", "the known key is not the key of this shard ID"),
@@ -356,7 +359,12 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         }
         if p.keyid_is_shard_id {
             let keyid = meta.keyid.ok_or(VerifyError::KeyIdMismatch)?;
-            ShardId::parse(keyid).map_err(VerifyError::KeyIdNotShardId)?;
+            let id = ShardId::parse(keyid).map_err(VerifyError::KeyIdNotShardId)?;
+            // Hosts key peers lists, replay caches and `X-Ptl-Client-Id` on the keyid text:
+            // one ID must have one spelling, or a peer could dodge a lowercase blocklist.
+            if id.as_str() != keyid {
+                return Err(VerifyError::KeyIdNotCanonical);
+            }
         }
         if let Some(expected) = p.expected_tag
             && meta.tag != Some(expected)

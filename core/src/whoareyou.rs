@@ -17,8 +17,8 @@
 
 use crate::identity::{Identity, PublicKey};
 use crate::message::{Fields, Response};
-use crate::profile::{LABEL, MAX_AGE, MAX_SKEW};
-use crate::sign::{self, SignError, SignatureParams, SignedFields};
+use crate::profile::{self, LABEL};
+use crate::sign::{self, SignError, SignedFields};
 use crate::verify::{Policy, Verifier};
 
 /// `tag` of a whoareyou signature.
@@ -35,15 +35,7 @@ pub fn sign<F: Fields + ?Sized>(
     base_buf: &mut [u8],
 ) -> Result<SignedFields, SignError> {
     let id = identity.id();
-    let created = i64::try_from(now).map_err(|_| SignError::InvalidParam)?;
-    let params = SignatureParams {
-        created: Some(created),
-        expires: Some(created.saturating_add(MAX_AGE as i64)),
-        nonce: None,
-        keyid: Some(id.as_str()),
-        alg: true,
-        tag: Some(TAG),
-    };
+    let params = profile::params(&id, now, None, TAG)?;
     let response: Response<'_, F, F> = Response {
         status,
         fields,
@@ -54,21 +46,7 @@ pub fn sign<F: Fields + ?Sized>(
 
 /// The policy for a whoareyou answer from the shard `expected_id` (full ID).
 pub fn policy(expected_id: &str) -> Policy<'_> {
-    Policy {
-        label: Some(LABEL),
-        required: COMPONENTS,
-        required_if_present: "",
-        only_listed: true,
-        require_created: true,
-        max_age: Some(MAX_AGE),
-        max_skew: MAX_SKEW,
-        require_expires: false,
-        min_nonce_len: 0,
-        expected_keyid: Some(expected_id),
-        keyid_is_shard_id: true,
-        expected_tag: Some(TAG),
-        allow_unknown_params: false,
-    }
+    profile::policy(COMPONENTS, "", 0, Some(expected_id), TAG)
 }
 
 /// A verifier for a whoareyou answer from `expected_id`; use it with the key from the

@@ -671,6 +671,28 @@ fn a_key_that_is_not_the_ids_key_is_refused() {
 }
 
 #[test]
+fn keyid_must_be_the_canonical_lowercase_id() {
+    // Uppercase parses as the same ID, but hosts key peers, replay entries and the client ID
+    // given to apps on the keyid text: one ID must have one spelling.
+    let upper = alice().id().as_str().to_ascii_uppercase();
+    let params = SignatureParams {
+        created: Some(NOW as i64),
+        nonce: Some(NONCE),
+        keyid: Some(&upper),
+        alg: true,
+        tag: Some(profile::REQUEST_TAG),
+        ..Default::default()
+    };
+    let comps = format!("{} {}", profile::REQUEST_COMPONENTS, profile::IF_PRESENT);
+    let req = signed_with(&comps, params).unwrap();
+    let store = Peers(vec![(upper.clone(), alice().public_key())]);
+    assert_eq!(
+        req.verify_at(&store, &mut no_replay(), NOW),
+        Err("signature_keyid_not_canonical".into())
+    );
+}
+
+#[test]
 fn keyid_must_be_a_full_shard_id() {
     let a = alice();
     let short = a.id().short_id().to_string();
