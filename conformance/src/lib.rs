@@ -1,0 +1,7 @@
+//! shardpeer conformance: vectors any implementation can load, reference tools that read
+//! HTTP messages in wire form, and a black-box runner that acts as a second shard against a
+//! live implementation. See `conformance/README.md`.
+
+pub mod runner;
+pub mod tools;
+pub mod wire;
