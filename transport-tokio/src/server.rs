@@ -3,7 +3,8 @@
 //!
 //! Each listener holds at most `max_connections` connections: the accept loop takes a permit
 //! before accepting, so excess clients wait in the kernel backlog instead of costing memory.
-//! A request head larger than `max_header_bytes` is answered 431 by hyper; a head that does
+//! A request head larger than `max_header_bytes` is answered 431 (by hyper when it overflows
+//! the read buffer, by [`dispatch`] when the limit is below hyper's 8 KiB minimum); a head that does
 //! not arrive within 10 s, or a request not finished within `request_timeout`, ends the
 //! connection (408). On shutdown the loops stop accepting and in-flight requests get
 //! `DRAIN` to finish.
@@ -97,6 +98,21 @@ async fn dispatch(
     req: Request<Incoming>,
     deadline: Duration,
 ) -> Response<Body> {
+    // hyper bounds the head only through its read buffer, which cannot be smaller than
+    // 8 KiB (`max_buf_size` panics below that), so a configured `max_header_bytes` under
+    // 8 KiB was silently not enforced. Check the parsed head against it here, before any
+    // handler sees the request; hyper's buffer stays the backstop for larger heads.
+    if head_len(&req) > shard.limits.max_header_bytes {
+        return ApiError::new(
+            431,
+            "headers_too_large",
+            format!(
+                "request head larger than {} bytes",
+                shard.limits.max_header_bytes
+            ),
+        )
+        .response();
+    }
     let work = async {
         match role {
             Role::Public => crate::gateway::handle(shard, req).await,
@@ -107,6 +123,22 @@ async fn dispatch(
         Ok(r) => r,
         Err(_) => ApiError::new(408, "request_timeout", "the request took too long").response(),
     }
+}
+
+/// The size of a request head as it was on the wire (HTTP/1.1): request line, field lines
+/// (`name: value` CRLF) and the empty line.
+fn head_len<B>(req: &Request<B>) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let fields: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + 2 + v.len() + 2)
+        .sum();
+    line + fields + 2
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -130,5 +162,22 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_len;
+    use http::Request;
+
+    #[test]
+    fn head_length_is_the_wire_length() {
+        let req = Request::builder()
+            .method("GET")
+            .uri("/a?b")
+            .header("host", "x")
+            .body(())
+            .unwrap();
+        assert_eq!(head_len(&req), "GET /a?b HTTP/1.1\r\nhost: x\r\n\r\n".len());
     }
 }

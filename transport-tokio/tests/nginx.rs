@@ -74,7 +74,7 @@ fn start_nginx(host: &Host, echo: &Echo) -> Nginx {
         user = if is_root { "user root;\n" } else { "" },
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
+    let mut child = Command::new("nginx")
         .args(["-p", &root, "-c", &format!("{root}/nginx.conf")])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -90,6 +90,9 @@ fn start_nginx(host: &Host, echo: &Echo) -> Nginx {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Do not leave an nginx that never started listening running (or a zombie) behind.
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "nginx did not start: {}",
         std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()

@@ -365,3 +365,534 @@ pub fn identity_of(host: &Host) -> shardpeer_core::identity::Identity {
     let pem = std::fs::read_to_string(host.data_dir.join("identity.pem")).unwrap();
     shardpeer_core::identity::Identity::from_pkcs8_pem(&pem).unwrap()
 }
+
+// ---------------------------------------------------------------------------------------
+// Peers, two apps, restarts.
+// ---------------------------------------------------------------------------------------
+
+/// `ECHO_META` for an app called `name` (same rules).
+pub fn meta_named(name: &str) -> String {
+    ECHO_META.replacen("\"name\": \"echo\"", &format!("\"name\": \"{name}\""), 1)
+}
+
+/// Two hosts with an `echo` app each, not peered yet.
+pub async fn pair() -> (Host, Echo, Host, Echo) {
+    let ea = Echo::start("echo-a").await;
+    let eb = Echo::start("echo-b").await;
+    let a = Host::start(HostSpec {
+        name: "Alice",
+        apps: vec![("echo", ea.addr, ECHO_META)],
+        extra_toml: "",
+    });
+    let b = Host::start(HostSpec {
+        name: "Bob",
+        apps: vec![("echo", eb.addr, ECHO_META)],
+        extra_toml: "",
+    });
+    (a, ea, b, eb)
+}
+
+/// Two hosts that have added each other.
+pub async fn peered_pair() -> (Host, Echo, Host, Echo) {
+    let (a, ea, b, eb) = pair().await;
+    assert_eq!(a.add_peer(&b, "Bob").await.status, 201);
+    assert_eq!(b.add_peer(&a, "Alice").await.status, 201);
+    (a, ea, b, eb)
+}
+
+impl Host {
+    /// `ANY /internal/call_peer/{peer}{path_and_query}` with `token`, plus `headers`.
+    pub async fn call_peer(
+        &self,
+        token: &str,
+        peer: &str,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let bearer = format!("Bearer {token}");
+        let mut hs: Vec<(&str, &str)> = vec![("authorization", &bearer)];
+        hs.extend_from_slice(headers);
+        send(
+            method,
+            &format!(
+                "http://{}/internal/call_peer/{peer}{path_and_query}",
+                self.internal
+            ),
+            &hs,
+            body,
+        )
+        .await
+    }
+
+    /// PUT /protected/peers as the owner with `{"id", "address"}`.
+    pub async fn put_peer_address(&self, id: &str, address: &str) -> Resp {
+        let body = serde_json::json!({"id": id, "address": address});
+        self.internal_req(
+            Method::PUT,
+            "/protected/peers",
+            &self.owner_token,
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// IDs in GET /protected/peers (as the owner).
+    pub async fn peer_ids(&self) -> Vec<String> {
+        let r = self
+            .internal_req(Method::GET, "/protected/peers", &self.owner_token, vec![])
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// `GET /internal/auth` (forward-auth) with `headers`.
+    pub async fn forward_auth(&self, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+        send(
+            Method::GET,
+            &format!("http://{}/internal/auth", self.internal),
+            headers,
+            body,
+        )
+        .await
+    }
+
+    /// Restarts on the same directory *and the same ports*, as a service manager would: the
+    /// addresses peers stored for this host stay valid.
+    pub fn restart_same_ports(&mut self) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text = text
+            .replace(
+                "public_listen = \"127.0.0.1:0\"",
+                &format!("public_listen = \"{}\"", self.gateway),
+            )
+            .replace(
+                "internal_listen = \"127.0.0.1:0\"",
+                &format!("internal_listen = \"{}\"", self.internal),
+            );
+        std::fs::write(&self.config, text).unwrap();
+        self.restart();
+    }
+}
+
+/// Headers as the `&[(&str, &str)]` that `send` takes.
+pub fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Crafting signed requests with the core, as a peer (or an attacker) would.
+// ---------------------------------------------------------------------------------------
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A fresh 128-bit nonce.
+pub fn fresh_nonce() -> String {
+    let r = shardpeer_tokio::datadir::random_bytes::<16>().unwrap();
+    shardpeer_core::profile::nonce_from_random(&r).to_string()
+}
+
+/// What a crafted request will be signed over.
+pub struct Draft<'a> {
+    pub method: &'a str,
+    /// `Host`, e.g. `echo.<B's domain>`.
+    pub authority: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+impl Draft<'_> {
+    pub fn path_and_query(&self) -> String {
+        match self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.to_string(),
+        }
+    }
+
+    fn base_fields(&self) -> Vec<(String, String)> {
+        let digest = shardpeer_core::digest::Digest::of(
+            shardpeer_core::digest::DigestAlg::Sha256,
+            self.body,
+        )
+        .header_value()
+        .to_string();
+        let mut h = vec![("content-digest".to_string(), digest)];
+        if let Some(ct) = self.content_type {
+            h.push(("content-type".to_string(), ct.to_string()));
+        }
+        h
+    }
+
+    /// Signed exactly as a shard's core signs (`profile::sign_request`) at time `now`.
+    /// Returns `Content-Digest`, `Content-Type` (if any), `Signature-Input`, `Signature`.
+    pub fn sign(
+        &self,
+        identity: &shardpeer_core::identity::Identity,
+        now: u64,
+    ) -> Vec<(String, String)> {
+        let mut h = self.base_fields();
+        let signed = {
+            let f = refs(&h);
+            let view = shardpeer_core::message::Request {
+                method: self.method,
+                scheme: "http",
+                authority: self.authority,
+                path: self.path,
+                query: self.query,
+                fields: f.as_slice(),
+            };
+            let mut buf = [0u8; 2048];
+            shardpeer_core::profile::sign_request(identity, &view, now, &fresh_nonce(), &mut buf)
+                .unwrap()
+        };
+        h.push(("signature-input".into(), signed.signature_input.to_string()));
+        h.push(("signature".into(), signed.signature.to_string()));
+        h
+    }
+
+    /// Signed with the profile's components and parameters, but with any `keyid`, `created`
+    /// and `expires`: what an attacker holding `signer` can produce.
+    pub fn sign_as(
+        &self,
+        signer: &shardpeer_core::identity::Identity,
+        keyid: &str,
+        created: i64,
+        expires: Option<i64>,
+    ) -> Vec<(String, String)> {
+        use shardpeer_core::profile;
+        let mut h = self.base_fields();
+        let nonce = fresh_nonce();
+        let signed = {
+            let f = refs(&h);
+            let view = shardpeer_core::message::Request {
+                method: self.method,
+                scheme: "http",
+                authority: self.authority,
+                path: self.path,
+                query: self.query,
+                fields: f.as_slice(),
+            };
+            let mut components = profile::REQUEST_COMPONENTS.to_string();
+            if self.content_type.is_some() {
+                components.push(' ');
+                components.push_str(profile::IF_PRESENT);
+            }
+            let params = shardpeer_core::sign::SignatureParams {
+                created: Some(created),
+                expires,
+                nonce: Some(&nonce),
+                keyid: Some(keyid),
+                alg: true,
+                tag: Some(profile::REQUEST_TAG),
+            };
+            let mut buf = [0u8; 2048];
+            shardpeer_core::sign::sign_request(
+                signer,
+                profile::LABEL,
+                &components,
+                &params,
+                &view,
+                &mut buf,
+            )
+            .unwrap()
+        };
+        h.push(("signature-input".into(), signed.signature_input.to_string()));
+        h.push(("signature".into(), signed.signature.to_string()));
+        h
+    }
+}
+
+/// Sends `headers` (plus `Host: authority`) to `host`'s gateway.
+pub async fn to_gateway(
+    host: &Host,
+    method: Method,
+    authority: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Resp {
+    let mut hs = vec![("host", authority)];
+    hs.extend(refs(headers));
+    send(
+        method,
+        &format!("http://{}{path_and_query}", host.gateway),
+        &hs,
+        body,
+    )
+    .await
+}
+
+/// Whether a response carries a `shardpeer` response signature.
+pub fn is_signed(r: &Resp) -> bool {
+    r.header("signature-input")
+        .is_some_and(|v| v.contains("tag=\"shardpeer/1/response\""))
+        && r.header("signature").is_some()
+}
+
+// ---------------------------------------------------------------------------------------
+// Identities and IDs.
+// ---------------------------------------------------------------------------------------
+
+/// A deterministic identity (seed never all-zero).
+pub fn seed_identity(n: u32) -> shardpeer_core::identity::Identity {
+    let mut seed = [0x5au8; 32];
+    seed[..4].copy_from_slice(&n.to_be_bytes());
+    shardpeer_core::identity::Identity::from_seed(seed).unwrap()
+}
+
+const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// RFC 4648 base32, lowercase, no padding (whole 5-byte groups only).
+pub fn b32_encode(bytes: &[u8]) -> String {
+    assert_eq!(bytes.len() % 5, 0);
+    let mut out = String::new();
+    for g in bytes.chunks(5) {
+        let mut v: u64 = 0;
+        for b in g {
+            v = (v << 8) | u64::from(*b);
+        }
+        for i in (0..8).rev() {
+            out.push(B32[((v >> (i * 5)) & 31) as usize] as char);
+        }
+    }
+    out
+}
+
+pub fn b32_decode(text: &str) -> Vec<u8> {
+    assert_eq!(text.len() % 8, 0);
+    let mut out = Vec::new();
+    for g in text.as_bytes().chunks(8) {
+        let mut v: u64 = 0;
+        for c in g {
+            let d = B32.iter().position(|x| x == c).expect("base32 character") as u64;
+            v = (v << 5) | d;
+        }
+        for i in (0..5).rev() {
+            out.push((v >> (i * 8)) as u8);
+        }
+    }
+    out
+}
+
+/// `SHA-256("shardpeer-id-checksum-v1" || d)[0..5]` (docs/protocol.md, Shard IDs).
+pub fn id_checksum(d: &[u8]) -> [u8; 5] {
+    let mut input = b"shardpeer-id-checksum-v1".to_vec();
+    input.extend_from_slice(d);
+    let h = shardpeer_core::digest::Digest::of(shardpeer_core::digest::DigestAlg::Sha256, &input);
+    h.as_bytes()[..5].try_into().unwrap()
+}
+
+/// A syntactically valid full ID (right checksum) that shares `id`'s short ID but is not
+/// `id`: what grinding a 30-bit prefix gives an attacker, without the grinding.
+pub fn id_with_same_prefix(id: &str) -> String {
+    let raw = b32_decode(id);
+    let mut d = raw[..25].to_vec();
+    // The short ID is the first 30 bits (3.75 bytes); change bytes well after it.
+    for b in &mut d[8..] {
+        *b ^= 0xa5;
+    }
+    let mut all = d.clone();
+    all.extend_from_slice(&id_checksum(&d));
+    let forged = b32_encode(&all);
+    assert_eq!(&forged[..6], &id[..6]);
+    assert_ne!(forged, id);
+    forged
+}
+
+/// `id` with its checksum broken (last character changed).
+pub fn id_with_bad_checksum(id: &str) -> String {
+    let mut s = id.to_string();
+    let last = s.pop().unwrap();
+    s.push(if last == 'a' { 'b' } else { 'a' });
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile or broken network neighbours.
+// ---------------------------------------------------------------------------------------
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// A listener that accepts connections and never reads or answers.
+pub async fn silent_listener() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// What the man in the middle does to answers for app paths (`/core/…` always passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mitm {
+    /// Forwards both ways unchanged.
+    Pass,
+    /// Changes the response body, keeping the peer's `Content-Digest`.
+    AlterBody,
+    /// Changes the response body and puts the matching `Content-Digest` on it.
+    AlterBodyAndDigest,
+    /// Changes the status code.
+    AlterStatus,
+    /// Removes the `Signature` field.
+    DropSignature,
+    /// Does not forward: answers with the last app response it relayed (a valid, signed
+    /// answer to an earlier request).
+    ReplayLast,
+}
+
+/// A man-in-the-middle HTTP proxy on loopback in front of `target`.
+#[derive(Clone)]
+pub struct Proxy {
+    pub addr: SocketAddr,
+    pub mode: Arc<Mutex<Mitm>>,
+    /// Requests that reached the proxy for app paths.
+    pub app_requests: Arc<Mutex<usize>>,
+}
+
+type Recorded = (StatusCode, HeaderMap, Bytes);
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mode = Arc::new(Mutex::new(Mitm::Pass));
+        let app_requests = Arc::new(Mutex::new(0usize));
+        let last: Arc<Mutex<Option<Recorded>>> = Arc::new(Mutex::new(None));
+        let (m2, c2) = (mode.clone(), app_requests.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (mode, count, last) = (m2.clone(), c2.clone(), last.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let (mode, count, last) = (mode.clone(), count.clone(), last.clone());
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                mitm(target, req, mode, count, last).await,
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Proxy {
+            addr,
+            mode,
+            app_requests,
+        }
+    }
+
+    pub fn set(&self, m: Mitm) {
+        *self.mode.lock().unwrap() = m;
+    }
+
+    pub fn app_requests(&self) -> usize {
+        *self.app_requests.lock().unwrap()
+    }
+}
+
+async fn mitm(
+    target: SocketAddr,
+    req: Request<Incoming>,
+    mode: Arc<Mutex<Mitm>>,
+    count: Arc<Mutex<usize>>,
+    last: Arc<Mutex<Option<Recorded>>>,
+) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let core = parts.uri.path().starts_with("/core/");
+    let m = if core {
+        Mitm::Pass
+    } else {
+        *mode.lock().unwrap()
+    };
+    if !core {
+        *count.lock().unwrap() += 1;
+    }
+    let reply = |(status, headers, body): Recorded| {
+        let mut r = http::Response::new(Full::new(body));
+        *r.status_mut() = status;
+        *r.headers_mut() = headers;
+        r
+    };
+    if m == Mitm::ReplayLast {
+        let rec = last
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("nothing recorded to replay");
+        return reply(rec);
+    }
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut up = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("http://{target}{pq}"));
+    for (n, v) in &parts.headers {
+        if n != http::header::CONTENT_LENGTH && n != http::header::TRANSFER_ENCODING {
+            up = up.header(n, v);
+        }
+    }
+    let resp = client()
+        .request(up.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let (rp, rb) = resp.into_parts();
+    let rb = rb.collect().await.unwrap().to_bytes();
+    let mut headers = rp.headers.clone();
+    headers.remove(http::header::CONTENT_LENGTH);
+    headers.remove(http::header::TRANSFER_ENCODING);
+    let mut status = rp.status;
+    let mut out = rb.clone();
+    if !core {
+        *last.lock().unwrap() = Some((status, headers.clone(), rb.clone()));
+    }
+    match m {
+        Mitm::Pass | Mitm::ReplayLast => {}
+        Mitm::AlterBody => out = Bytes::from(format!("{}-altered", String::from_utf8_lossy(&rb))),
+        Mitm::AlterBodyAndDigest => {
+            out = Bytes::from_static(b"forged by the man in the middle");
+            let d =
+                shardpeer_core::digest::Digest::of(shardpeer_core::digest::DigestAlg::Sha256, &out)
+                    .header_value();
+            headers.insert("content-digest", d.parse().unwrap());
+        }
+        Mitm::AlterStatus => {
+            status = if status == StatusCode::OK {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            }
+        }
+        Mitm::DropSignature => {
+            headers.remove("signature");
+        }
+    }
+    reply((status, headers, out))
+}
