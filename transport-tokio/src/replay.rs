@@ -7,11 +7,26 @@
 //! `capacity` live entries it refuses new nonces (503) instead of forgetting a live one,
 //! which would re-open a replay window. At 10,000 requests/s over the 6-minute window the
 //! default capacity of 8 million entries is enough; an entry costs about 40 bytes.
+//!
+//! **Across restarts** the cache would forget, and a request captured before a restart could
+//! be replayed after it. So a host keeps a journal ([`Journal`]): every accepted nonce is
+//! appended to `<data-dir>/replay/<segment>` with one `write` before the request is acted on,
+//! and the live entries are loaded back at start. A write that returned survives the process
+//! being killed (it is in the page cache); it is not fsynced, so a power cut can lose the last
+//! seconds of nonces — the window a replay after a power cut could use. Segments rotate every
+//! [`SEGMENT_SECS`]; a segment is deleted only when every entry in it has expired. If the
+//! journal cannot be written the nonce is refused (fail closed, 503).
 
 use shardpeer_core::replay::{ReplayCache, ReplayError};
 use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// How long one journal segment is appended to.
+pub const SEGMENT_SECS: u64 = 600;
 
 const SHARDS: usize = 64;
 
@@ -22,6 +37,125 @@ pub struct SharedReplay {
     per_shard: usize,
     hash_a: RandomState,
     hash_b: RandomState,
+    journal: Option<Mutex<Journal>>,
+}
+
+/// The append-only record of accepted nonces in a directory of segments.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    current: File,
+    current_name: u64,
+    /// Segments no longer appended to, with the latest `keep_until` each holds.
+    sealed: Vec<(u64, u64)>,
+    current_max: u64,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+impl Journal {
+    /// Opens the journal in `dir`, returning it with the live entries `(keyid, nonce,
+    /// keep_until)` of earlier runs. Unreadable lines are skipped (a torn last line after a
+    /// crash is expected).
+    pub fn open(dir: &Path, now: u64) -> std::io::Result<(Journal, Vec<(String, String, u64)>)> {
+        fs::create_dir_all(dir)?;
+        let mut live = Vec::new();
+        let mut sealed = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let mut max = 0u64;
+            for line in BufReader::new(File::open(entry.path())?).lines() {
+                let Ok(line) = line else { break };
+                let mut parts = line.split('\t');
+                let (Some(until), Some(k), Some(n)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let (Ok(until), Some(k), Some(n)) = (until.parse::<u64>(), unhex(k), unhex(n))
+                else {
+                    continue;
+                };
+                max = max.max(until);
+                if until >= now {
+                    live.push((k, n, until));
+                }
+            }
+            sealed.push((name, max));
+        }
+        let current_name = now.max(sealed.iter().map(|(n, _)| n + 1).max().unwrap_or(0));
+        let current = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(current_name.to_string()))?;
+        let mut j = Journal {
+            dir: dir.to_path_buf(),
+            current,
+            current_name,
+            sealed,
+            current_max: 0,
+        };
+        j.drop_expired(now);
+        Ok((j, live))
+    }
+
+    fn append(
+        &mut self,
+        keyid: &str,
+        nonce: &str,
+        keep_until: u64,
+        now: u64,
+    ) -> std::io::Result<()> {
+        if now >= self.current_name.saturating_add(SEGMENT_SECS) {
+            let next = now.max(self.current_name + 1);
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(next.to_string()))?;
+            self.sealed.push((self.current_name, self.current_max));
+            self.current = file;
+            self.current_name = next;
+            self.current_max = 0;
+            self.drop_expired(now);
+        }
+        // One write of the whole line: appends of a few hundred bytes are not interleaved.
+        let line = format!(
+            "{keep_until}\t{}\t{}\n",
+            hex(keyid.as_bytes()),
+            hex(nonce.as_bytes())
+        );
+        self.current.write_all(line.as_bytes())?;
+        self.current_max = self.current_max.max(keep_until);
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, now: u64) {
+        let dir = self.dir.clone();
+        self.sealed.retain(|(name, max)| {
+            if *max < now {
+                let _ = fs::remove_file(dir.join(name.to_string()));
+                false
+            } else {
+                true
+            }
+        });
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,7 +173,21 @@ impl SharedReplay {
             per_shard: capacity.div_ceil(SHARDS).max(1),
             hash_a: RandomState::new(),
             hash_b: RandomState::new(),
+            journal: None,
         }
+    }
+
+    /// A cache backed by a journal in `dir`, with the live nonces of earlier runs loaded.
+    pub fn with_journal(capacity: usize, dir: &Path, now: u64) -> std::io::Result<Self> {
+        let (journal, live) = Journal::open(dir, now)?;
+        let cache = SharedReplay::new(capacity);
+        for (k, n, until) in &live {
+            let _ = cache.insert_memory(k, n, now, *until);
+        }
+        Ok(SharedReplay {
+            journal: Some(Mutex::new(journal)),
+            ..cache
+        })
     }
 
     fn key(&self, keyid: &str, nonce: &str) -> u128 {
@@ -53,8 +201,30 @@ impl SharedReplay {
         (u128::from(h(&self.hash_a)) << 64) | u128::from(h(&self.hash_b))
     }
 
-    /// Records `(keyid, nonce)`; see [`ReplayCache::check_and_insert`].
+    /// Records `(keyid, nonce)`, journaled first when there is a journal; see
+    /// [`ReplayCache::check_and_insert`].
     pub fn check_and_insert(
+        &self,
+        keyid: &str,
+        nonce: &str,
+        now: u64,
+        keep_until: u64,
+    ) -> Result<(), ReplayError> {
+        self.insert_memory(keyid, nonce, now, keep_until)?;
+        if let Some(j) = &self.journal {
+            let mut j = match j.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if let Err(e) = j.append(keyid, nonce, keep_until, now) {
+                tracing::error!(error = %e, "replay journal write failed: refusing the request");
+                return Err(ReplayError::Full);
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_memory(
         &self,
         keyid: &str,
         nonce: &str,
@@ -150,5 +320,48 @@ mod tests {
         assert!(c.len() <= SHARDS);
         // Once everything expired, there is room again.
         assert_eq!(c.check_and_insert("k", "later", 500, 600), Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    #[test]
+    fn nonces_survive_a_restart_and_expired_segments_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = SharedReplay::with_journal(1000, dir.path(), 1000).unwrap();
+        assert_eq!(c.check_and_insert("k", "n1", 1000, 1400), Ok(()));
+        assert_eq!(c.check_and_insert("k", "tab\there", 1000, 1400), Ok(()));
+        drop(c);
+        // A torn last line from a crash is skipped, not fatal.
+        let seg = fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&seg)
+            .unwrap()
+            .write_all(b"12\tab")
+            .unwrap();
+        let c = SharedReplay::with_journal(1000, dir.path(), 1100).unwrap();
+        assert_eq!(
+            c.check_and_insert("k", "n1", 1100, 1500),
+            Err(ReplayError::Replayed)
+        );
+        assert_eq!(
+            c.check_and_insert("k", "tab\there", 1100, 1500),
+            Err(ReplayError::Replayed)
+        );
+        assert_eq!(c.check_and_insert("k", "n2", 1100, 1500), Ok(()));
+        drop(c);
+        // Long after: everything expired, old segments are deleted on rotation/open.
+        let c = SharedReplay::with_journal(1000, dir.path(), 10_000).unwrap();
+        assert_eq!(c.check_and_insert("k", "n1", 10_000, 10_400), Ok(()));
+        let files = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "only the current segment remains");
     }
 }

@@ -115,7 +115,11 @@ impl Shard {
             apps: RwLock::new(Arc::new(apps)),
             owner_token: RwLock::new(owner_token),
             peers,
-            replay: SharedReplay::new(REPLAY_CAPACITY),
+            replay: SharedReplay::with_journal(
+                REPLAY_CAPACITY,
+                &data.root().join("replay"),
+                crate::peers::unix_now(),
+            )?,
             limits: config.limits,
             client: crate::client::new_client(&config.limits),
             data,

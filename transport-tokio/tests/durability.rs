@@ -162,13 +162,9 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
     assert_eq!(h.peer_ids().await.len(), listed.len() + 1);
 }
 
-/// Known gap, reported to the lead rather than fixed here: the replay cache lives in memory,
-/// so a request captured before B restarts is accepted again by the new process while it is
-/// still fresh (protocol step 17 says a `(keyid, nonce)` is refused within its window). A
-/// fix needs a design decision: persist the nonces, or refuse signatures created before
-/// start + MAX_SKEW for one freshness window after a start. Run with `--ignored` to see it.
+/// A request captured before B restarts is still refused after it while fresh (protocol step
+/// 17): accepted nonces are journaled in the data directory and loaded back at start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: the replay cache does not survive a restart"]
 async fn a_captured_request_is_not_accepted_again_after_a_restart() {
     let (a, _ea, mut b, eb) = pair().await;
     assert_eq!(b.add_peer(&a, "Alice").await.status, 201);
