@@ -40,6 +40,9 @@ pub struct SharedReplay {
     journal: Option<Mutex<Journal>>,
 }
 
+/// A journaled nonce: `(keyid, nonce, keep_until)`.
+pub type JournalEntry = (String, String, u64);
+
 /// The append-only record of accepted nonces in a directory of segments.
 #[derive(Debug)]
 pub struct Journal {
@@ -67,7 +70,7 @@ impl Journal {
     /// Opens the journal in `dir`, returning it with the live entries `(keyid, nonce,
     /// keep_until)` of earlier runs. Unreadable lines are skipped (a torn last line after a
     /// crash is expected).
-    pub fn open(dir: &Path, now: u64) -> std::io::Result<(Journal, Vec<(String, String, u64)>)> {
+    pub fn open(dir: &Path, now: u64) -> std::io::Result<(Journal, Vec<JournalEntry>)> {
         fs::create_dir_all(dir)?;
         let mut live = Vec::new();
         let mut sealed = Vec::new();
