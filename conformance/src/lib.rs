@@ -3,5 +3,6 @@
 //! live implementation. See `conformance/README.md`.
 
 pub mod runner;
+pub mod runner_support;
 pub mod tools;
 pub mod wire;

@@ -26,6 +26,9 @@ use shardpeer_core::profile;
 use shardpeer_core::template::TemplateContext;
 use std::sync::Arc;
 
+/// Where a shard's signed whoareyou is served on its gateway.
+pub const WHOAREYOU_PATH: &str = "/core/public/meta/whoareyou";
+
 /// The owner's session cookie.
 pub const OWNER_COOKIE: &str = "shardpeer_owner";
 
@@ -197,6 +200,9 @@ pub async fn handle(shard: Arc<Shard>, req: Request<Incoming>) -> Response<Body>
         .to_string();
     let signed = has_peer_signature(&parts.headers);
     let result = match shard.route_host(&host) {
+        // A shard adding us does not know our domain before it has read our whoareyou (we
+        // may live in another zone), so whoareyou answers on any host that is not an app's.
+        Route::Unknown if parts.uri.path() == WHOAREYOU_PATH => core_route(&shard, &parts).await,
         Route::Unknown => Err(ApiError::new(
             404,
             "unknown_app",
@@ -232,7 +238,7 @@ async fn core_route(
     parts: &http::request::Parts,
 ) -> Result<Response<Body>, ApiError> {
     match (parts.method.as_str(), parts.uri.path()) {
-        ("GET", "/core/public/meta/whoareyou") => whoareyou_response(shard),
+        ("GET", WHOAREYOU_PATH) => whoareyou_response(shard),
         _ => Err(ApiError::new(404, "not_found", "no such resource")),
     }
 }
