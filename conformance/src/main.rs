@@ -16,13 +16,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the RFC 9421 signature base of a request (stdin, wire form).
+    /// Print the RFC 9421 signature base of a message (stdin, wire form).
     Base(shardpeer_conformance::tools::BaseArgs),
-    /// Sign a request (stdin, wire form); prints the Signature-Input and Signature lines.
+    /// Sign a message (stdin, wire form); prints the Signature-Input and Signature lines.
     Sign(shardpeer_conformance::tools::SignArgs),
     /// Verify every signature of a message (stdin, wire form).
     Verify(shardpeer_conformance::tools::VerifyArgs),
-    /// Print the shard ID of a public key.
+    /// Print the shard ID of a key (public key, or private key/seed).
     Id(shardpeer_conformance::tools::IdArgs),
     /// Act as a second shard and drive a live implementation through its HTTP API.
     Run(shardpeer_conformance::runner::RunArgs),

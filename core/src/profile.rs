@@ -89,6 +89,7 @@ pub(crate) const fn policy<'p>(
         keyid_is_shard_id: true,
         expected_tag: Some(tag),
         allow_unknown_params: false,
+        check_content_digest: true,
     }
 }
 

@@ -1305,3 +1305,49 @@ fn nonce_helper_gives_22_chars() {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
 }
+
+#[test]
+fn plain_rfc9421_does_not_judge_the_digest_field() {
+    // A valid signature over a Content-Digest naming only an algorithm we do not implement is
+    // still a valid RFC 9421 signature; only the profile requires a usable digest.
+    let fields = vec![
+        ("Host", "h.example"),
+        ("Content-Digest", "md5=:AAAAAAAAAAAAAAAAAAAAAA==:"),
+    ];
+    let req = request(&fields, "POST", "h.example", "/p", None);
+    let mut buf = [0u8; 1024];
+    let params = SignatureParams {
+        created: Some(NOW as i64),
+        ..Default::default()
+    };
+    let s = sign::sign_request(
+        &alice(),
+        "sig",
+        r#""@method" "content-digest""#,
+        &params,
+        &req,
+        &mut buf,
+    )
+    .unwrap();
+    let signed = vec![
+        ("Host", "h.example"),
+        ("Content-Digest", "md5=:AAAAAAAAAAAAAAAAAAAAAA==:"),
+        ("Signature-Input", s.signature_input.as_str()),
+        ("Signature", s.signature.as_str()),
+    ];
+    let req = request(&signed, "POST", "h.example", "/p", None);
+    let v = Verifier::new(Policy::RFC9421)
+        .verify_request(&req, &alice().public_key(), &mut no_replay(), NOW, &mut buf)
+        .unwrap();
+    assert_eq!(v.content_digest, None);
+    let strict = Policy {
+        check_content_digest: true,
+        ..Policy::RFC9421
+    };
+    assert_eq!(
+        Verifier::new(strict)
+            .verify_request(&req, &alice().public_key(), &mut no_replay(), NOW, &mut buf)
+            .unwrap_err(),
+        VerifyError::Digest(DigestError::Unsupported)
+    );
+}
