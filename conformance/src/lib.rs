@@ -5,4 +5,5 @@
 pub mod runner;
 pub mod runner_support;
 pub mod tools;
+pub mod vectors;
 pub mod wire;
