@@ -499,6 +499,8 @@ impl RunnerShard {
             zone: "runner.test".to_string(),
             public_listen: loopback,
             internal_listen: loopback,
+            tls_listen: None,
+            owner_tls: None,
             data_dir: dir.path().join("data"),
             apps,
             limits: Limits::default(),

@@ -45,6 +45,8 @@ async fn target() -> TargetHost {
         zone: "target.test".into(),
         public_listen: loopback,
         internal_listen: loopback,
+        tls_listen: None,
+        owner_tls: None,
         data_dir: dir.path().join("data"),
         apps: vec![app("echo", echo), app("notes", notes)],
         limits: Limits::default(),

@@ -22,8 +22,8 @@ use shardpeer_core::replay::FixedReplayCache;
 use shardpeer_core::whoareyou;
 use std::time::Duration;
 
-/// The pooled client.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The pooled client: plain HTTP, or TLS pinned to the peer's ID ([`crate::tls`]).
+pub type HttpClient = Client<crate::tls::PeerConnector, Full<Bytes>>;
 
 /// A client with the configured connect deadline and keep-alive pool.
 pub fn new_client(limits: &Limits) -> HttpClient {
@@ -34,7 +34,7 @@ pub fn new_client(limits: &Limits) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(64)
-        .build(connector)
+        .build(crate::tls::PeerConnector::new(connector))
 }
 
 /// What went wrong reaching a peer.
@@ -49,6 +49,9 @@ pub enum CallError {
     /// The answer was larger than allowed.
     #[error("peer response larger than {0} bytes")]
     TooLarge(usize),
+    /// The peer's TLS certificate is not the key of the ID we meant to reach; nothing was sent.
+    #[error("the peer's TLS certificate is not the key of its ID: refusing to send")]
+    IdentityMismatch,
     /// The answer is not what the peer signed, or not signed by it.
     #[error("peer response not verified: {0}")]
     Unverified(String),
@@ -59,6 +62,9 @@ impl CallError {
     pub fn api(&self) -> ApiError {
         match self {
             CallError::Unreachable(_) => ApiError::new(502, "peer_unreachable", self.to_string()),
+            CallError::IdentityMismatch => {
+                ApiError::new(502, "peer_identity_mismatch", self.to_string())
+            }
             CallError::Timeout(_) => ApiError::new(504, "peer_timeout", self.to_string()),
             CallError::TooLarge(_) => {
                 ApiError::new(502, "peer_response_too_large", self.to_string())
@@ -70,51 +76,75 @@ impl CallError {
     }
 }
 
-/// Where a peer is reached: the URI to connect to and the `Host` to send.
+/// Where a peer is reached: how to connect, and the `Host` to send.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Base (scheme and authority) to connect to.
-    pub base: http::Uri,
+    /// `https` (TLS pinned to `id`) or `http` (an owner-given plain address, for development
+    /// or a trusted network).
+    scheme: &'static str,
+    /// Host and port to connect to.
+    host_port: String,
+    /// The peer's full ID, which pins TLS.
+    id: ShardId,
     /// The peer's domain (`<short_id>.<zone>` unless it reported another).
     pub domain: String,
 }
 
 impl Target {
-    /// The target of a peer.
+    /// The target of a peer: its `address` when set (`https://` or `http://`), else TLS to its
+    /// domain on port 443.
     pub fn of(peer: &Peer, zone: &str) -> Result<Target, ApiError> {
         let id = ShardId::parse(&peer.id).map_err(|e| ApiError::from_wire(&e))?;
         let domain = peer
             .domain
             .clone()
             .unwrap_or_else(|| format!("{}.{zone}", id.short_id()));
-        let base = match &peer.address {
-            Some(a) => crate::peers::check_address(a)
-                .map_err(|m| ApiError::new(502, "peer_address_invalid", m))?,
-            // Without an address the peer is reached by name. TLS pinned to the peer's key
-            // arrives with the TLS transport; until then this is plain HTTP on port 80.
-            None => format!("http://{domain}").parse().map_err(|_| {
-                ApiError::new(
-                    502,
-                    "peer_address_invalid",
-                    "peer domain is not a host name",
-                )
-            })?,
+        let (scheme, host_port) = match &peer.address {
+            Some(a) => {
+                let uri = crate::peers::check_address(a)
+                    .map_err(|m| ApiError::new(502, "peer_address_invalid", m))?;
+                let tls = uri.scheme_str() == Some("https");
+                let auth = uri
+                    .authority()
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default();
+                let host_port = if auth
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+                    && !auth.ends_with(']')
+                {
+                    auth
+                } else {
+                    format!("{auth}:{}", if tls { 443 } else { 80 })
+                };
+                (if tls { "https" } else { "http" }, host_port)
+            }
+            None => ("https", format!("{domain}:443")),
         };
-        Ok(Target { base, domain })
+        Ok(Target {
+            scheme,
+            host_port,
+            id,
+            domain,
+        })
     }
 
-    /// The URI for `path_and_query` on this target.
+    /// The URI for `path_and_query` on this target. For TLS the peer's full ID rides in the
+    /// userinfo: the connector pins the handshake to it, and hyper's pool keys on it.
     pub fn uri(&self, path_and_query: &str) -> Result<http::Uri, ApiError> {
-        let scheme = self.base.scheme_str().unwrap_or("http");
-        let auth = self.base.authority().map(|a| a.as_str()).unwrap_or("");
-        format!("{scheme}://{auth}{path_and_query}")
+        let pin = if self.scheme == "https" {
+            format!("{}@", self.id)
+        } else {
+            String::new()
+        };
+        format!("{}://{pin}{}{path_and_query}", self.scheme, self.host_port)
             .parse()
             .map_err(|_| ApiError::new(422, "invalid_path", "the path is not valid in a URL"))
     }
 
     /// The scheme used on the wire.
     pub fn scheme(&self) -> &str {
-        self.base.scheme_str().unwrap_or("http")
+        self.scheme
     }
 }
 
@@ -126,10 +156,13 @@ pub async fn send(
     max_body: usize,
 ) -> Result<(http::response::Parts, Bytes), CallError> {
     let fut = async {
-        let resp: Response<hyper::body::Incoming> = client
-            .request(req)
-            .await
-            .map_err(|e| CallError::Unreachable(error_chain(&e)))?;
+        let resp: Response<hyper::body::Incoming> = client.request(req).await.map_err(|e| {
+            if crate::tls::is_identity_mismatch(&e) {
+                CallError::IdentityMismatch
+            } else {
+                CallError::Unreachable(error_chain(&e))
+            }
+        })?;
         let (parts, body) = resp.into_parts();
         let bytes = Limited::new(body, max_body)
             .collect()

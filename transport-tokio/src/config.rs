@@ -26,6 +26,10 @@ pub struct FileConfig {
     pub public_listen: Option<SocketAddr>,
     /// The address apps and the owner reach the core on.
     pub internal_listen: Option<SocketAddr>,
+    /// The gateway over TLS 1.3 (peers pinned to keys; browsers get `[tls]`'s certificate).
+    pub tls_listen: Option<SocketAddr>,
+    /// The owner's certificate for browsers on `tls_listen`.
+    pub tls: Option<FileTls>,
     /// The data directory (identity, peers, credentials).
     pub data_dir: Option<PathBuf>,
     /// Apps on this shard.
@@ -48,6 +52,16 @@ pub struct FileApp {
     pub upstream: String,
     /// Its app_meta.json, relative to the config file.
     pub meta: PathBuf,
+}
+
+/// `[tls]`: the owner's certificate for non-peer clients (PEM files, relative to the config).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    /// Certificate chain.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
 }
 
 /// `[limits]`.
@@ -81,6 +95,8 @@ pub struct Overrides {
     pub public_listen: Option<SocketAddr>,
     /// `--internal-listen`.
     pub internal_listen: Option<SocketAddr>,
+    /// `--tls-listen`.
+    pub tls_listen: Option<SocketAddr>,
     /// `--log-json`.
     pub log_json: bool,
 }
@@ -109,6 +125,10 @@ pub struct Config {
     pub public_listen: SocketAddr,
     /// Internal address.
     pub internal_listen: SocketAddr,
+    /// TLS gateway address, if any.
+    pub tls_listen: Option<SocketAddr>,
+    /// The owner's certificate and key for browsers on the TLS listener.
+    pub owner_tls: Option<(PathBuf, PathBuf)>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Apps.
@@ -295,6 +315,10 @@ fn resolve(file: FileConfig, base: &Path, o: &Overrides) -> Result<Config, Confi
             .public_listen
             .or(file.public_listen)
             .unwrap_or_else(|| parse_addr(DEFAULT_PUBLIC)),
+        tls_listen: o.tls_listen.or(file.tls_listen),
+        owner_tls: file
+            .tls
+            .map(|t| (base.join(t.cert_file), base.join(t.key_file))),
         internal_listen: o
             .internal_listen
             .or(file.internal_listen)

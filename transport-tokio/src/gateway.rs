@@ -306,7 +306,11 @@ async fn to_app(
     }
     fwd.insert(header::HOST, hv(host)?);
     fwd.insert("x-forwarded-host", hv(host)?);
-    fwd.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let proto = parts
+        .extensions
+        .get::<crate::server::Scheme>()
+        .map_or("http", |s| s.0);
+    fwd.insert("x-forwarded-proto", HeaderValue::from_static(proto));
     let path_and_query = match query {
         Some(q) => format!("{normalized}?{q}"),
         None => normalized.to_string(),

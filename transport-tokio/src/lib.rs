@@ -24,3 +24,4 @@ pub mod peers;
 pub mod replay;
 pub mod server;
 pub mod state;
+pub mod tls;

@@ -41,6 +41,9 @@ enum Command {
         /// Internal API address, for this shard's apps and owner only [default: 127.0.0.1:8480].
         #[arg(long)]
         internal_listen: Option<SocketAddr>,
+        /// Gateway over TLS 1.3: peers are pinned to their keys [default: none].
+        #[arg(long)]
+        tls_listen: Option<SocketAddr>,
         /// Log JSON lines instead of human-readable text.
         #[arg(long)]
         log_json: bool,
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             zone,
             public_listen,
             internal_listen,
+            tls_listen,
             log_json,
         } => {
             let overrides = Overrides {
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
                 zone,
                 public_listen,
                 internal_listen,
+                tls_listen,
                 log_json,
             };
             let cfg = match config::load(config.as_deref(), &overrides) {
@@ -147,6 +152,28 @@ async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Se
                 cfg.internal_listen
             )
         })?;
+    let tls = match cfg.tls_listen {
+        None => None,
+        Some(addr) => {
+            let identity =
+                shardpeer_tokio::tls::identity_certificate(&shard.identity, &shard.domain)?;
+            let owner = match &cfg.owner_tls {
+                Some((cert, key)) => Some(shardpeer_tokio::tls::owner_certificate(
+                    &cert.display().to_string(),
+                    &key.display().to_string(),
+                )?),
+                None => None,
+            };
+            let config = shardpeer_tokio::tls::server_config(identity, owner)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (tls_listen): {e}"))?;
+            Some((
+                listener,
+                tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+            ))
+        }
+    };
     let public_addr = public.local_addr()?;
     let internal_addr = internal.local_addr()?;
     println!("shardpeer {}", env!("CARGO_PKG_VERSION"));
@@ -156,6 +183,9 @@ async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Se
     println!("domain:      {}", shard.domain);
     println!("gateway:     http://{public_addr}");
     println!("internal:    http://{internal_addr}");
+    if let Some((l, _)) = &tls {
+        println!("gateway tls: https://{}", l.local_addr()?);
+    }
     println!("data dir:    {}", shard.data.root().display());
     println!("owner token: {}", shard.data.owner_token_path().display());
     for app in shard.apps().values() {
@@ -175,11 +205,28 @@ async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Se
         Role::Public,
         rx.clone(),
     ));
-    let b = tokio::spawn(server::serve(internal, shard.clone(), Role::Internal, rx));
+    let b = tokio::spawn(server::serve(
+        internal,
+        shard.clone(),
+        Role::Internal,
+        rx.clone(),
+    ));
+    let c = tls.map(|(listener, acceptor)| {
+        tokio::spawn(server::serve_with(
+            listener,
+            shard.clone(),
+            Role::Public,
+            Some(acceptor),
+            rx,
+        ))
+    });
     server::shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = tx.send(true);
     let _ = a.await;
     let _ = b.await;
+    if let Some(c) = c {
+        let _ = c.await;
+    }
     Ok(())
 }

@@ -42,6 +42,21 @@ pub async fn serve(
     listener: TcpListener,
     shard: Arc<Shard>,
     role: Role,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with(listener, shard, role, None, shutdown).await
+}
+
+/// The scheme a request arrived with (an extension on every request the gateway sees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scheme(pub &'static str);
+
+/// Serves `listener`, over TLS when `tls` is given, until `shutdown` turns true.
+pub async fn serve_with(
+    listener: TcpListener,
+    shard: Arc<Shard>,
+    role: Role,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limits: Limits = shard.limits;
@@ -66,19 +81,45 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let shard = shard.clone();
-        let svc = service_fn(move |req: Request<Incoming>| {
+        let scheme = Scheme(if tls.is_some() { "https" } else { "http" });
+        let svc = service_fn(move |mut req: Request<Incoming>| {
             let shard = shard.clone();
+            req.extensions_mut().insert(scheme);
             async move { Ok::<_, Infallible>(dispatch(shard, role, req, limits.request_timeout).await) }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEAD_TIMEOUT)
-            .max_buf_size(limits.max_header_bytes.max(8192))
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
+        let builder = {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(limits.max_header_bytes.max(8192))
+                .keep_alive(true);
+            b
+        };
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), svc))
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls_stream), svc))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(permit);

@@ -127,6 +127,8 @@ pub struct Host {
     pub domain: String,
     pub gateway: SocketAddr,
     pub internal: SocketAddr,
+    /// The TLS gateway, when `tls_listen` was configured.
+    pub tls: Option<SocketAddr>,
     pub owner_token: String,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -203,7 +205,21 @@ impl Host {
             .trim_start_matches("http://")
             .parse()
             .unwrap();
-        get("ready");
+        let mut tls = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(v) = line.strip_prefix("gateway tls:") {
+                tls = Some(
+                    v.trim()
+                        .trim_start_matches("https://")
+                        .parse::<SocketAddr>()
+                        .unwrap(),
+                );
+            }
+            if line.starts_with("ready") {
+                break;
+            }
+        }
         let owner_token = std::fs::read_to_string(data_dir.join("owner.token"))
             .unwrap()
             .trim()
@@ -218,6 +234,7 @@ impl Host {
             domain,
             gateway,
             internal,
+            tls,
             owner_token,
             _tmp: None,
         }
