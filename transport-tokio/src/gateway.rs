@@ -190,6 +190,19 @@ pub fn rendered_headers(
 
 /// Handles one gateway request.
 pub async fn handle(shard: Arc<Shard>, req: Request<Incoming>) -> Response<Body> {
+    // The owner's page lives on the shard's own domain.
+    if crate::owner::is_owner_path(req.uri().path()) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if matches!(shard.route_host(host), Route::Core) {
+            return crate::owner::handle(&shard, req)
+                .await
+                .unwrap_or_else(|e| e.response());
+        }
+    }
     let (parts, body) = req.into_parts();
     let host = parts
         .headers

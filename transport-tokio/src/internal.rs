@@ -43,6 +43,9 @@ async fn route(
     if path == "/public/meta/whoareyou" && req.method() == Method::GET {
         return gateway::whoareyou_response(shard);
     }
+    if crate::owner::is_owner_path(path) {
+        return crate::owner::handle(shard, req).await;
+    }
     if path == "/internal/auth" {
         return crate::forward_auth::handle(shard, req).await;
     }
@@ -135,7 +138,7 @@ pub fn peer_json(p: &Peer) -> serde_json::Value {
     })
 }
 
-fn list_peers(shard: &Shard, query: Option<&str>) -> Result<Response<Body>, ApiError> {
+pub(crate) fn list_peers(shard: &Shard, query: Option<&str>) -> Result<Response<Body>, ApiError> {
     let filter = query
         .into_iter()
         .flat_map(|q| q.split('&'))
@@ -162,7 +165,7 @@ fn list_peers(shard: &Shard, query: Option<&str>) -> Result<Response<Body>, ApiE
 }
 
 /// `%XX` and `+` decoding for a query value; invalid escapes are kept as they are.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -221,7 +224,7 @@ struct PutPeer {
     address: Option<String>,
 }
 
-async fn put_peer(shard: &Shard, body: &[u8]) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn put_peer(shard: &Shard, body: &[u8]) -> Result<Response<Body>, ApiError> {
     let put: PutPeer = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             422,
@@ -300,7 +303,7 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-async fn delete_peer(shard: &Shard, id: &str) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn delete_peer(shard: &Shard, id: &str) -> Result<Response<Body>, ApiError> {
     // Deletion names the full ID exactly: a prefix (or `%`) never deletes anything.
     let id = ShardId::parse(id).map_err(|e| ApiError::from_wire(&e))?;
     let key = id.as_str().to_string();

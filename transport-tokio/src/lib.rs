@@ -20,6 +20,7 @@ pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
 pub mod internal;
+pub mod owner;
 pub mod peers;
 pub mod replay;
 pub mod server;
