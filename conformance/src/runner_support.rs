@@ -19,7 +19,7 @@ use shardpeer_core::profile;
 use shardpeer_core::replay::FixedReplayCache;
 use shardpeer_core::sign::{self, SignatureParams};
 use shardpeer_core::whoareyou;
-use shardpeer_tokio::config::{App, Config, HostAppMeta, Limits};
+use shardpeer_tokio::config::{App, Config, HostAppMeta};
 use shardpeer_tokio::server::{self, Role};
 use shardpeer_tokio::state::Shard;
 use std::net::SocketAddr;
@@ -497,14 +497,8 @@ impl RunnerShard {
         let config = Config {
             name: Some(RUNNER_NAME.to_string()),
             zone: "runner.test".to_string(),
-            public_listen: loopback,
-            internal_listen: loopback,
-            tls_listen: None,
-            owner_tls: None,
-            data_dir: dir.path().join("data"),
             apps,
-            limits: Limits::default(),
-            log_json: false,
+            ..Config::for_data_dir(dir.path().join("data"))
         };
         let shard = Arc::new(Shard::open(&config).map_err(|e| e.to_string())?);
         let public = tokio::net::TcpListener::bind(loopback)

@@ -2,7 +2,7 @@
 //! the `shardpeer serve` binary), and a negative control: a misconfigured run must fail.
 
 use shardpeer_conformance::runner::{RunArgs, run_async};
-use shardpeer_tokio::config::{App, Config, HostAppMeta, Limits};
+use shardpeer_tokio::config::{App, Config, HostAppMeta};
 use shardpeer_tokio::server::{self, Role};
 use shardpeer_tokio::state::Shard;
 use std::net::SocketAddr;
@@ -43,14 +43,8 @@ async fn target() -> TargetHost {
     let config = Config {
         name: Some("Conformance Target".into()),
         zone: "target.test".into(),
-        public_listen: loopback,
-        internal_listen: loopback,
-        tls_listen: None,
-        owner_tls: None,
-        data_dir: dir.path().join("data"),
         apps: vec![app("echo", echo), app("notes", notes)],
-        limits: Limits::default(),
-        log_json: false,
+        ..Config::for_data_dir(dir.path().join("data"))
     };
     let shard = Arc::new(Shard::open(&config).unwrap());
     let p = tokio::net::TcpListener::bind(loopback).await.unwrap();

@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub limits: FileLimits,
     /// Log as JSON lines.
     pub log_json: Option<bool>,
+    /// Seconds between whoareyou refreshes of each peer (backoff for unreachable ones).
+    pub peer_refresh_secs: Option<u64>,
 }
 
 /// One `[[app]]` table.
@@ -80,6 +82,10 @@ pub struct FileLimits {
     pub connect_timeout_secs: Option<u64>,
     /// Seconds a call to a peer may take in all.
     pub peer_timeout_secs: Option<u64>,
+    /// Failed signature verifications allowed per source address per minute (burst equal).
+    pub verify_failures_per_minute: Option<u32>,
+    /// call_peer requests allowed per app per second (burst twice that).
+    pub call_peer_per_second: Option<u32>,
 }
 
 /// Flags that override the file.
@@ -117,7 +123,7 @@ pub struct App {
 /// The resolved configuration.
 #[derive(Debug)]
 pub struct Config {
-    /// Owner's display name; `None` means "Shard <short ID>".
+    /// Owner's display name; `None` means "Shard `<short ID>`".
     pub name: Option<String>,
     /// Zone.
     pub zone: String,
@@ -137,6 +143,8 @@ pub struct Config {
     pub limits: Limits,
     /// JSON logs.
     pub log_json: bool,
+    /// Seconds between whoareyou refreshes of each peer.
+    pub peer_refresh: Duration,
 }
 
 /// Limits and timeouts with defaults applied.
@@ -154,6 +162,10 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Outbound peer call deadline.
     pub peer_timeout: Duration,
+    /// Failed verifications per source address per minute.
+    pub verify_failures_per_minute: u32,
+    /// call_peer per app per second.
+    pub call_peer_per_second: u32,
 }
 
 impl Default for Limits {
@@ -165,6 +177,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             peer_timeout: Duration::from_secs(30),
+            verify_failures_per_minute: 60,
+            call_peer_per_second: 200,
         }
     }
 }
@@ -206,6 +220,28 @@ pub enum ConfigError {
     /// Another value is invalid.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl Config {
+    /// The embedded defaults, with no apps, on loopback ports chosen by the OS. Build other
+    /// configurations from it with struct update syntax (`Config { apps, ..Config::for_data_dir(d) }`)
+    /// so that new settings keep their defaults.
+    pub fn for_data_dir(data_dir: PathBuf) -> Config {
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            name: None,
+            zone: DEFAULT_ZONE.to_string(),
+            public_listen: loopback,
+            internal_listen: loopback,
+            tls_listen: None,
+            owner_tls: None,
+            data_dir,
+            apps: Vec::new(),
+            limits: Limits::default(),
+            log_json: false,
+            peer_refresh: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Whether `s` is a DNS label we accept for app names: lowercase letters, digits, inner `-`.
@@ -271,6 +307,14 @@ fn resolve(file: FileConfig, base: &Path, o: &Overrides) -> Result<Config, Confi
         peer_timeout: l
             .peer_timeout_secs
             .map_or(defaults.peer_timeout, Duration::from_secs),
+        verify_failures_per_minute: l
+            .verify_failures_per_minute
+            .unwrap_or(defaults.verify_failures_per_minute)
+            .max(1),
+        call_peer_per_second: l
+            .call_peer_per_second
+            .unwrap_or(defaults.call_peer_per_second)
+            .max(1),
     };
     let mut apps: Vec<App> = Vec::new();
     for a in file.apps {
@@ -331,6 +375,7 @@ fn resolve(file: FileConfig, base: &Path, o: &Overrides) -> Result<Config, Confi
         apps,
         limits,
         log_json: o.log_json || file.log_json.unwrap_or(false),
+        peer_refresh: Duration::from_secs(file.peer_refresh_secs.unwrap_or(300).max(1)),
     })
 }
 
@@ -341,9 +386,20 @@ fn parse_addr(s: &str) -> SocketAddr {
 /// Reads and parses an app_meta.json; the error names the file and the reason.
 pub fn load_meta(path: &Path) -> Result<Box<HostAppMeta>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    HostAppMeta::parse(&bytes)
-        .map(Box::new)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    HostAppMeta::parse(&bytes).map(Box::new).map_err(|e| {
+        use shardpeer_core::app_meta::AppMetaError;
+        // Say where, as an editor shows it.
+        let at = match e {
+            AppMetaError::InvalidJson { offset, .. } | AppMetaError::TooDeep { offset } => {
+                let before = bytes.get(..offset.min(bytes.len())).unwrap_or(&[]);
+                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+                let col = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                format!(":{line}:{col}")
+            }
+            _ => String::new(),
+        };
+        format!("{}{at}: {e}", path.display())
+    })
 }
 
 #[cfg(test)]
@@ -383,6 +439,29 @@ mod tests {
         assert_eq!(c.zone, "other.test");
         assert_eq!(c.public_listen.port(), 9443);
         assert_eq!(c.apps[0].name, "echo");
+    }
+
+    #[test]
+    fn a_broken_app_meta_is_reported_with_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app_meta.json");
+        std::fs::write(
+            &path,
+            "{\"name\": \"echo\", \"paths\": {\n  \"\": {\"access\": \"public\"},\n  oops\n}}",
+        )
+        .unwrap();
+        let e = load_meta(&path).unwrap_err();
+        assert!(e.starts_with(&format!("{}:3:3:", path.display())), "{e}");
+        std::fs::write(
+            &path,
+            r#"{"name": "echo", "paths": {"/x": {"access": "public"}}}"#,
+        )
+        .unwrap();
+        let e = load_meta(&path).unwrap_err();
+        assert!(
+            e.contains("app_meta.json") && e.contains("\"\""),
+            "names the missing default rule: {e}"
+        );
     }
 
     #[test]

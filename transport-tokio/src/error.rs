@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human text.
     pub message: String,
+    /// Seconds for a `Retry-After` field (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -39,7 +42,12 @@ impl ApiError {
     /// The JSON response.
     pub fn response(&self) -> Response<Body> {
         let body = serde_json::json!({"error": self.code, "message": self.message});
-        json_response(self.status, &body)
+        let mut r = json_response(self.status, &body);
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 

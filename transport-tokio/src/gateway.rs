@@ -26,6 +26,13 @@ use shardpeer_core::profile;
 use shardpeer_core::template::TemplateContext;
 use std::sync::Arc;
 
+/// 429 with `Retry-After`.
+pub fn rate_limited(wait: std::time::Duration, why: &str) -> ApiError {
+    let mut e = ApiError::new(429, "rate_limited", why.to_string());
+    e.retry_after = Some(crate::ratelimit::retry_after_secs(wait));
+    e
+}
+
 /// Where a shard's signed whoareyou is served on its gateway.
 pub const WHOAREYOU_PATH: &str = "/core/public/meta/whoareyou";
 
@@ -88,17 +95,28 @@ pub fn verify_peer(
     let peers = shard.peers.snapshot();
     let mut buf = [0u8; 2048];
     let verified = profile::request_verifier()
-        .verify_request(view, &*peers, &mut crate::replay::ReplayHandle(&shard.replay), unix_now(), &mut buf)
+        .verify_request(
+            view,
+            &*peers,
+            &mut crate::replay::ReplayHandle(&shard.replay),
+            unix_now(),
+            &mut buf,
+        )
         .map_err(|e| {
-            tracing::info!(code = shardpeer_core::wire::WireError::code(&e), error = %e, "peer signature refused");
+            let code = shardpeer_core::wire::WireError::code(&e);
+            tracing::info!(code, error = %e, "peer signature refused");
+            shard.metrics.verify_failure(code);
             ApiError::from_wire(&e)
         })?;
     let digest = verified
         .content_digest
         .ok_or_else(|| ApiError::new(401, "content_digest_malformed", "no content digest"))?;
-    digest
-        .check_body(body)
-        .map_err(|e| ApiError::from_wire(&e))?;
+    digest.check_body(body).map_err(|e| {
+        shard
+            .metrics
+            .verify_failure(shardpeer_core::wire::WireError::code(&e));
+        ApiError::from_wire(&e)
+    })?;
     let id = verified.keyid.unwrap_or_default().to_string();
     let name = peers.get(&id).map(|p| p.name.clone()).unwrap_or_default();
     Ok(Client {
@@ -284,16 +302,37 @@ async fn to_app(
             query,
             fields: &fields,
         };
+        // Each address may fail verification only so often: past that its signed requests
+        // are refused before any Ed25519 work is done.
+        let ip = parts
+            .extensions
+            .get::<crate::server::ClientAddr>()
+            .map(|a| a.0.ip());
+        if let Some(ip) = ip
+            && let Err(wait) = shard.verify_failures.check(&ip, std::time::Instant::now())
+        {
+            shard.metrics.rate_limited("verify_failures");
+            return Err(rate_limited(
+                wait,
+                "too many failed signature verifications from this address",
+            ));
+        }
         let verify = || verify_peer(shard, &view, &body);
-        match verify() {
+        let result = match verify() {
             Err(e)
                 if e.code == "signature_key_unknown"
                     && pin_on_demand(shard, &parts.headers).await =>
             {
-                verify()?
+                verify()
             }
-            other => other?,
+            other => other,
+        };
+        if result.is_err()
+            && let Some(ip) = ip
+        {
+            let _ = shard.verify_failures.take(&ip, std::time::Instant::now());
         }
+        result?
     } else if is_owner(shard, &parts.headers) {
         Client::terminal()
     } else {

@@ -49,7 +49,31 @@ async fn route(
     if path == "/internal/auth" {
         return crate::forward_auth::handle(shard, req).await;
     }
+    // Probes and scrapes come from the operator's own network: no token, no secrets in them.
+    match path {
+        "/healthz" => {
+            return Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ok"}),
+            ));
+        }
+        "/readyz" => return Ok(readiness(shard)),
+        "/metrics" => {
+            let mut r = Response::new(full(shard.metrics.render(shard)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            return Ok(r);
+        }
+        _ => {}
+    }
     let caller = authenticate(shard, req.headers())?;
+    if path == crate::tokens::ROTATE_PATH {
+        return crate::tokens::handle(shard, &caller, req).await;
+    }
     if let Some(rest) = path.strip_prefix("/internal/call_peer/") {
         let Caller::App(app) = caller else {
             return Err(ApiError::new(
@@ -58,8 +82,25 @@ async fn route(
                 "call_peer acts for an app: use the app's token",
             ));
         };
+        if let Err(wait) = shard.call_peer_rate.take(&app, std::time::Instant::now()) {
+            shard.metrics.rate_limited("call_peer");
+            return Err(gateway::rate_limited(
+                wait,
+                "this app is calling peers too fast",
+            ));
+        }
         let rest = rest.to_string();
-        return call_peer(shard, &app, &rest, req).await;
+        let started = std::time::Instant::now();
+        let result = call_peer(shard, &app, &rest, req).await;
+        let outcome = match &result {
+            Ok(r) if r.status().is_success() => "ok",
+            Ok(_) => "peer_refused",
+            Err(e) => e.code,
+        };
+        shard
+            .metrics
+            .call_peer(outcome, started.elapsed().as_secs_f64());
+        return result;
     }
     if path == "/protected/peers" || path == "/protected/peers/" {
         return match *req.method() {
@@ -84,6 +125,36 @@ async fn route(
         };
     }
     Err(ApiError::new(404, "not_found", "no such resource"))
+}
+
+/// Ready when every listener the host started is accepting and the peers store is readable.
+fn readiness(shard: &Shard) -> Response<Body> {
+    let mut problems = Vec::new();
+    if let Ok(l) = shard.listeners.lock() {
+        for want in &l.0 {
+            if !l.1.contains(want) {
+                problems.push(format!("listener {want} is not up"));
+            }
+        }
+    }
+    match std::fs::metadata(shard.data.peers_path()) {
+        Ok(m) if m.is_file() => {
+            if let Err(e) = std::fs::File::open(shard.data.peers_path()) {
+                problems.push(format!("peers store unreadable: {e}"));
+            }
+        }
+        Ok(_) => problems.push("peers store is not a file".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => problems.push(format!("peers store: {e}")),
+    }
+    if problems.is_empty() {
+        json_response(StatusCode::OK, &serde_json::json!({"status": "ready"}))
+    } else {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "not_ready", "problems": problems}),
+        )
+    }
 }
 
 fn method_not_allowed() -> ApiError {

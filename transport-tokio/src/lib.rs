@@ -12,6 +12,7 @@
 //! file, credentials. State is built once at start ([`state::Shard`]); the peers store is the
 //! only thing written at run time ([`peers`]).
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod datadir;
@@ -20,9 +21,14 @@ pub mod forward_auth;
 pub mod gateway;
 pub mod headers;
 pub mod internal;
+pub mod metrics;
 pub mod owner;
 pub mod peers;
+pub mod ratelimit;
+pub mod refresh;
+pub mod reload;
 pub mod replay;
 pub mod server;
 pub mod state;
 pub mod tls;
+pub mod tokens;

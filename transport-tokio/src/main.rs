@@ -1,6 +1,11 @@
-//! `shardpeer`: run a shard host, or print its ID.
+//! `shardpeer`: run a shard host, print its ID, and operate it (peers, tokens, identity
+//! backups, doctor: [`shardpeer_tokio::cli`]).
+// The doc comments below are clap help texts, printed as written: `<short id>` is meant
+// literally, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use clap::{Parser, Subcommand};
+use shardpeer_tokio::cli;
 use shardpeer_tokio::config::{self, Overrides};
 use shardpeer_tokio::datadir::DataDir;
 use shardpeer_tokio::server::{self, Role};
@@ -13,7 +18,12 @@ use std::sync::Arc;
 /// Shard peering host: lets apps on this shard talk, signed and verified, to the same app on
 /// a friend's shard.
 #[derive(Parser, Debug)]
-#[command(name = "shardpeer", version, about)]
+#[command(
+    name = "shardpeer",
+    version,
+    about,
+    after_help = shardpeer_tokio::cli::EXIT_CODES_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,11 +64,26 @@ enum Command {
         #[arg(long, env = "SHARDPEER_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// List, add or remove peers (through the running host, or in the store when stopped).
+    #[command(subcommand)]
+    Peers(cli::peers::PeersCommand),
+    /// Rotate the owner's or an app's bearer token.
+    #[command(subcommand)]
+    Token(cli::token::TokenCommand),
+    /// Back up or restore the shard's key (encrypted under a passphrase).
+    #[command(subcommand)]
+    Identity(cli::identity::IdentityCommand),
+    /// Check the config, app_meta files, upstreams, data directory, clock and DNS.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Peers(c) => cli::peers::run(c),
+        Command::Token(c) => cli::token::run(c),
+        Command::Identity(c) => cli::identity::run(c),
+        Command::Doctor(a) => cli::doctor::run(a),
         Command::Id { data_dir } => {
             let dir = data_dir.unwrap_or_else(|| PathBuf::from("shardpeer-data"));
             match DataDir::open(&dir).and_then(|d| d.identity()) {
@@ -109,7 +134,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match rt.block_on(serve(cfg)) {
+            match rt.block_on(serve(cfg, config, overrides)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("shardpeer: {e}");
@@ -133,7 +158,14 @@ fn init_logs(json: bool) {
     }
 }
 
-async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn serve(
+    cfg: config::Config,
+    config_path: Option<PathBuf>,
+    overrides: Overrides,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // One process per data directory, for the whole run: a second `serve` is refused, and
+    // the CLI goes through this host's API instead of editing files under it.
+    let mut lock = cli::lock::DataLock::acquire_for_serve(&cfg.data_dir)?;
     // Identity and credentials are on disk before any listener accepts a connection.
     let shard = Arc::new(Shard::open(&cfg)?);
     let public = tokio::net::TcpListener::bind(cfg.public_listen)
@@ -176,6 +208,7 @@ async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Se
     };
     let public_addr = public.local_addr()?;
     let internal_addr = internal.local_addr()?;
+    lock.record_internal(internal_addr)?;
     println!("shardpeer {}", env!("CARGO_PKG_VERSION"));
     println!("id:          {}", shard.id);
     println!("short id:    {}", shard.id.short_id());
@@ -198,6 +231,22 @@ async fn serve(cfg: config::Config) -> Result<(), Box<dyn std::error::Error + Se
     }
     println!("ready");
     tracing::info!(id = %shard.id, %public_addr, %internal_addr, "serving");
+    if let Ok(mut l) = shard.listeners.lock() {
+        l.0 = if tls.is_some() {
+            vec!["public", "internal", "tls"]
+        } else {
+            vec!["public", "internal"]
+        };
+    }
+    tokio::spawn(shardpeer_tokio::refresh::run(
+        shard.clone(),
+        cfg.peer_refresh,
+    ));
+    tokio::spawn(shardpeer_tokio::reload::on_sighup(
+        shard.clone(),
+        config_path,
+        overrides,
+    ));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let a = tokio::spawn(server::serve(
         public,

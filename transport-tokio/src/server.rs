@@ -4,7 +4,7 @@
 //! Each listener holds at most `max_connections` connections: the accept loop takes a permit
 //! before accepting, so excess clients wait in the kernel backlog instead of costing memory.
 //! A request head larger than `max_header_bytes` is answered 431 (by hyper when it overflows
-//! the read buffer, by [`dispatch`] when the limit is below hyper's 8 KiB minimum); a head that does
+//! the read buffer, by `dispatch` when the limit is below hyper's 8 KiB minimum); a head that does
 //! not arrive within 10 s, or a request not finished within `request_timeout`, ends the
 //! connection (408). On shutdown the loops stop accepting and in-flight requests get
 //! `DRAIN` to finish.
@@ -47,9 +47,24 @@ pub async fn serve(
     serve_with(listener, shard, role, None, shutdown).await
 }
 
-/// The scheme a request arrived with (an extension on every request the gateway sees).
+/// The scheme a request arrived with (an extension on every request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scheme(pub &'static str);
+
+/// The TCP peer a request came from (an extension on every request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl Role {
+    /// The listener's name in metrics and readiness.
+    pub fn name(self, tls: bool) -> &'static str {
+        match (self, tls) {
+            (Role::Public, false) => "public",
+            (Role::Public, true) => "tls",
+            (Role::Internal, _) => "internal",
+        }
+    }
+}
 
 /// Serves `listener`, over TLS when `tls` is given, until `shutdown` turns true.
 pub async fn serve_with(
@@ -62,6 +77,10 @@ pub async fn serve_with(
     let limits: Limits = shard.limits;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    let listener_name = role.name(tls.is_some());
+    if let Ok(mut l) = shard.listeners.lock() {
+        l.1.push(listener_name);
+    }
     loop {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -85,6 +104,7 @@ pub async fn serve_with(
         let svc = service_fn(move |mut req: Request<Incoming>| {
             let shard = shard.clone();
             req.extensions_mut().insert(scheme);
+            req.extensions_mut().insert(ClientAddr(peer));
             async move { Ok::<_, Infallible>(dispatch(shard, role, req, limits.request_timeout).await) }
         });
         let builder = {
@@ -154,16 +174,34 @@ async fn dispatch(
         )
         .response();
     }
+    let tls = req
+        .extensions()
+        .get::<Scheme>()
+        .is_some_and(|s| s.0 == "https");
+    let listener = role.name(tls);
+    let route = crate::metrics::route_of(
+        if matches!(role, Role::Internal) {
+            "internal"
+        } else {
+            "public"
+        },
+        req.uri().path(),
+    );
+    let metrics_shard = shard.clone();
     let work = async {
         match role {
             Role::Public => crate::gateway::handle(shard, req).await,
             Role::Internal => crate::internal::handle(shard, req).await,
         }
     };
-    match tokio::time::timeout(deadline, work).await {
+    let response = match tokio::time::timeout(deadline, work).await {
         Ok(r) => r,
         Err(_) => ApiError::new(408, "request_timeout", "the request took too long").response(),
-    }
+    };
+    metrics_shard
+        .metrics
+        .request(listener, route, response.status().as_u16());
+    response
 }
 
 /// The size of a request head as it was on the wire (HTTP/1.1): request line, field lines

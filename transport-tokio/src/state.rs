@@ -72,6 +72,14 @@ pub struct Shard {
     pub client: HttpClient,
     /// Data directory.
     pub data: DataDir,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// Failed signature verifications per source address.
+    pub verify_failures: crate::ratelimit::Limiter<std::net::IpAddr>,
+    /// call_peer per app.
+    pub call_peer_rate: crate::ratelimit::Limiter<String>,
+    /// Listeners expected to be up (set by `serve`), and those up.
+    pub listeners: std::sync::Mutex<(Vec<&'static str>, Vec<&'static str>)>,
 }
 
 /// Replay cache capacity on hosts.
@@ -121,6 +129,16 @@ impl Shard {
                 crate::peers::unix_now(),
             )?,
             limits: config.limits,
+            metrics: crate::metrics::Metrics::new(),
+            verify_failures: crate::ratelimit::Limiter::new(
+                f64::from(config.limits.verify_failures_per_minute) / 60.0,
+                f64::from(config.limits.verify_failures_per_minute),
+            ),
+            call_peer_rate: crate::ratelimit::Limiter::new(
+                f64::from(config.limits.call_peer_per_second),
+                f64::from(config.limits.call_peer_per_second) * 2.0,
+            ),
+            listeners: std::sync::Mutex::new((Vec::new(), Vec::new())),
             client: crate::client::new_client(&config.limits),
             data,
         })
@@ -132,6 +150,35 @@ impl Shard {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// Replaces the owner's token (rotation, [`crate::tokens`]): the old one stops working now.
+    pub fn set_owner_token(&self, token: String) {
+        match self.owner_token.write() {
+            Ok(mut g) => *g = token,
+            Err(p) => *p.into_inner() = token,
+        }
+    }
+
+    /// Replaces an app's token (rotation, [`crate::tokens`]); `false` if there is no such app.
+    pub fn set_app_token(&self, app: &str, token: String) -> bool {
+        let mut guard = match self.apps.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let Some(old) = guard.get(app) else {
+            return false;
+        };
+        let new = AppState {
+            name: old.name.clone(),
+            upstream: old.upstream.clone(),
+            meta: old.meta.clone(),
+            token,
+        };
+        let mut map = (**guard).clone();
+        map.insert(app.to_string(), Arc::new(new));
+        *guard = Arc::new(map);
+        true
     }
 
     /// Whether `token` is the owner's.
