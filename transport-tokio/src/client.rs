@@ -26,15 +26,15 @@ use std::time::Duration;
 pub type HttpClient = Client<crate::tls::PeerConnector, Full<Bytes>>;
 
 /// A client with the configured connect deadline and keep-alive pool.
-pub fn new_client(limits: &Limits) -> HttpClient {
-    let mut connector = HttpConnector::new();
+pub fn new_client(limits: &Limits, dns: &crate::dns::DnsConfig) -> Result<HttpClient, String> {
+    let mut connector = HttpConnector::new_with_resolver(crate::dns::DnsResolver::new(dns)?);
     connector.set_connect_timeout(Some(limits.connect_timeout));
     connector.set_nodelay(true);
     connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
+    Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(64)
-        .build(crate::tls::PeerConnector::new(connector))
+        .build(crate::tls::PeerConnector::new(connector)))
 }
 
 /// What went wrong reaching a peer.
@@ -88,12 +88,14 @@ pub struct Target {
     id: ShardId,
     /// The peer's domain (`<short_id>.<zone>` unless it reported another).
     pub domain: String,
+    /// Reached by DNS name (no owner-given address).
+    by_name: bool,
 }
 
 impl Target {
     /// The target of a peer: its `address` when set (`https://` or `http://`), else TLS to its
     /// domain on port 443.
-    pub fn of(peer: &Peer, zone: &str) -> Result<Target, ApiError> {
+    pub fn of(peer: &Peer, zone: &str, peer_port: u16) -> Result<Target, ApiError> {
         let id = ShardId::parse(&peer.id).map_err(|e| ApiError::from_wire(&e))?;
         let domain = peer
             .domain
@@ -119,13 +121,14 @@ impl Target {
                 };
                 (if tls { "https" } else { "http" }, host_port)
             }
-            None => ("https", format!("{domain}:443")),
+            None => ("https", format!("{domain}:{peer_port}")),
         };
         Ok(Target {
             scheme,
             host_port,
             id,
             domain,
+            by_name: peer.address.is_none(),
         })
     }
 
@@ -140,6 +143,17 @@ impl Target {
         format!("{}://{pin}{}{path_and_query}", self.scheme, self.host_port)
             .parse()
             .map_err(|_| ApiError::new(422, "invalid_path", "the path is not valid in a URL"))
+    }
+
+    /// The target for one of the peer's apps: without an owner-given address the connection
+    /// goes to `<app>.<domain>` as DNS answers for it; with one, to that address.
+    pub fn for_app(&self, app: &str) -> Target {
+        let mut t = self.clone();
+        if self.by_name {
+            let port = self.host_port.rsplit_once(':').map_or("443", |(_, p)| p);
+            t.host_port = format!("{app}.{}:{port}", self.domain);
+        }
+        t
     }
 
     /// The scheme used on the wire.
@@ -214,7 +228,8 @@ pub async fn fetch_whoareyou(
     peer: &Peer,
     deadline: Duration,
 ) -> Result<WhoAreYou, CallError> {
-    let target = Target::of(peer, &shard.zone).map_err(|e| CallError::Unreachable(e.message))?;
+    let target = Target::of(peer, &shard.zone, shard.peer_port)
+        .map_err(|e| CallError::Unreachable(e.message))?;
     let uri = target
         .uri("/core/public/meta/whoareyou")
         .map_err(|e| CallError::Unreachable(e.message))?;

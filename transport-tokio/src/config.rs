@@ -42,6 +42,22 @@ pub struct FileConfig {
     pub log_json: Option<bool>,
     /// Seconds between whoareyou refreshes of each peer (backoff for unreachable ones).
     pub peer_refresh_secs: Option<u64>,
+    /// How peers without an address are found.
+    #[serde(default)]
+    pub dns: FileDns,
+}
+
+/// `[dns]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDns {
+    /// Name servers (`ip:port`) instead of the system's.
+    #[serde(default)]
+    pub servers: Vec<SocketAddr>,
+    /// Longest reuse of an answer, seconds.
+    pub cache_secs: Option<u64>,
+    /// Port peers without an address are reached on (TLS).
+    pub peer_port: Option<u16>,
 }
 
 /// One `[[app]]` table.
@@ -145,6 +161,8 @@ pub struct Config {
     pub log_json: bool,
     /// Seconds between whoareyou refreshes of each peer.
     pub peer_refresh: Duration,
+    /// How peers without an address are found.
+    pub dns: crate::dns::DnsConfig,
 }
 
 /// Limits and timeouts with defaults applied.
@@ -240,6 +258,7 @@ impl Config {
             limits: Limits::default(),
             log_json: false,
             peer_refresh: Duration::from_secs(300),
+            dns: crate::dns::DnsConfig::default(),
         }
     }
 }
@@ -376,6 +395,11 @@ fn resolve(file: FileConfig, base: &Path, o: &Overrides) -> Result<Config, Confi
         limits,
         log_json: o.log_json || file.log_json.unwrap_or(false),
         peer_refresh: Duration::from_secs(file.peer_refresh_secs.unwrap_or(300).max(1)),
+        dns: crate::dns::DnsConfig {
+            servers: file.dns.servers,
+            cache: Duration::from_secs(file.dns.cache_secs.unwrap_or(60)),
+            peer_port: file.dns.peer_port.unwrap_or(443),
+        },
     })
 }
 

@@ -426,7 +426,7 @@ async fn call_peer(
                 "the peer's key is not known yet: its whoareyou could not be fetched",
             )
         })?;
-    let target = Target::of(&peer, &shard.zone)?;
+    let target = Target::of(&peer, &shard.zone, shard.peer_port)?.for_app(app);
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().map(str::to_string);
     let body = read_body(body, shard.limits.max_body_bytes).await?;

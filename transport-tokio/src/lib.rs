@@ -16,6 +16,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod datadir;
+pub mod dns;
 pub mod error;
 pub mod forward_auth;
 pub mod gateway;

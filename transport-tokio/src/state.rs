@@ -72,6 +72,8 @@ pub struct Shard {
     pub client: HttpClient,
     /// Data directory.
     pub data: DataDir,
+    /// Port peers without an address are reached on.
+    pub peer_port: u16,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Failed signature verifications per source address.
@@ -139,7 +141,8 @@ impl Shard {
                 f64::from(config.limits.call_peer_per_second) * 2.0,
             ),
             listeners: std::sync::Mutex::new((Vec::new(), Vec::new())),
-            client: crate::client::new_client(&config.limits),
+            client: crate::client::new_client(&config.limits, &config.dns)?,
+            peer_port: config.dns.peer_port,
             data,
         })
     }

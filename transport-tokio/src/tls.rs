@@ -314,12 +314,12 @@ impl hyper::rt::Write for PeerStream {
 /// Connects `http://` plainly and `https://<full-id>@host:port` over TLS pinned to that ID.
 #[derive(Debug, Clone)]
 pub struct PeerConnector {
-    http: HttpConnector,
+    http: HttpConnector<crate::dns::DnsResolver>,
 }
 
 impl PeerConnector {
     /// Over a configured TCP connector.
-    pub fn new(http: HttpConnector) -> Self {
+    pub fn new(http: HttpConnector<crate::dns::DnsResolver>) -> Self {
         PeerConnector { http }
     }
 }

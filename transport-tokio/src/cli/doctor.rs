@@ -544,10 +544,24 @@ async fn clock_checks(r: &mut Report, ctx: &Context) {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let client = crate::client::new_client(&crate::config::Limits {
-        connect_timeout: PROBE_TIMEOUT,
-        ..crate::config::Limits::default()
-    });
+    // Only peers with an address are probed, so the DNS settings do not matter here.
+    let client = match crate::client::new_client(
+        &crate::config::Limits {
+            connect_timeout: PROBE_TIMEOUT,
+            ..crate::config::Limits::default()
+        },
+        &crate::dns::DnsConfig::default(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            r.add(
+                "clock",
+                Status::Warn,
+                format!("cannot build an HTTP client to compare clocks: {e}"),
+            );
+            return;
+        }
+    };
     let mut tried = Vec::new();
     for p in &peers {
         match peer_date(&client, p, &zone).await {
@@ -600,7 +614,7 @@ async fn peer_date(
     peer: &crate::peers::Peer,
     zone: &str,
 ) -> Result<u64, String> {
-    let target = crate::client::Target::of(peer, zone).map_err(|e| e.message)?;
+    let target = crate::client::Target::of(peer, zone, 443).map_err(|e| e.message)?;
     let uri = target
         .uri("/core/public/meta/whoareyou")
         .map_err(|e| e.message)?;
