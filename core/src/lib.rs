@@ -18,6 +18,8 @@ pub mod base;
 pub mod component;
 pub mod digest;
 pub mod ed25519;
+#[cfg(any(fuzzing, feature = "fuzz-harness"))]
+pub mod fuzz_harness;
 pub mod id;
 pub mod identity;
 pub mod message;

@@ -1,0 +1,103 @@
+//! Replays the fuzz corpora (`fuzz/corpus/<target>/`) through their harnesses
+//! (`shardpeer_core::fuzz_harness`) on the stable toolchain, so the seeds and every crash turned
+//! regression run in the normal `cargo test --workspace`. A missing or empty corpus fails.
+//!
+//! The differential targets' oracles need `sfv` and `serde_json`, dependencies of the fuzz
+//! workspace only: here `sf_differential`'s corpus goes through the core's own structured-field
+//! oracles (`fuzz_harness::sf`) and `app_meta_differential`'s through `fuzz_harness::app_meta_acl`
+//! (same input format); the differential replay is `fuzz/tests/corpus.rs`, run by CI's fuzz step.
+//!
+//! Needs the `fuzz-harness` feature, which the crate's self dev-dependency turns on for tests.
+
+use shardpeer_core::fuzz_harness as h;
+use std::path::{Path, PathBuf};
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
+}
+
+/// Runs every file of the target's corpus; fails with the names of those whose oracle fails.
+fn replay(target: &str, harness: fn(&[u8])) {
+    let dir = corpus_dir(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "corpus {} is empty", dir.display());
+    let failed: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            std::panic::catch_unwind(|| harness(&bytes)).is_err()
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "{target}: oracles failed on {failed:#?}");
+}
+
+/// A fuzz target's name and the harness its corpus is replayed through.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 11] = [
+    ("shard_id", h::shard_id),
+    ("keys", h::keys),
+    ("sf", h::sf),
+    ("sf_differential", h::sf),
+    ("signature_base", h::signature_base),
+    ("verify_request", h::verify_request),
+    ("verify_response", h::verify_response),
+    ("content_digest", h::content_digest),
+    ("path", h::path),
+    ("app_meta_acl", h::app_meta_acl),
+    ("app_meta_differential", h::app_meta_acl),
+];
+
+/// Every fuzz target has a corpus replayed here, and nothing here lacks a target.
+#[test]
+fn every_target_is_replayed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/fuzz_targets");
+    let mut targets: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    targets.sort();
+    let mut replayed: Vec<String> = TARGETS.iter().map(|(t, _)| t.to_string()).collect();
+    replayed.sort();
+    assert_eq!(targets, replayed);
+}
+
+macro_rules! replay_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (target, harness) = TARGETS
+                    .iter()
+                    .find(|(t, _)| *t == stringify!($name))
+                    .unwrap();
+                replay(target, *harness);
+            }
+        )*
+    };
+}
+
+replay_tests!(
+    shard_id,
+    keys,
+    sf,
+    sf_differential,
+    signature_base,
+    verify_request,
+    verify_response,
+    content_digest,
+    path,
+    app_meta_acl,
+    app_meta_differential,
+);
