@@ -32,7 +32,7 @@
 //!
 //! Why not `arbitrary`: the harnesses live in this `no_std` crate, which takes no new
 //! dependency for them, and a readable wire format lets the seed generator
-//! (`fuzz/tests/corpus.rs`) write the RFC's examples and signed messages directly; libFuzzer's
+//! (`fuzz/src/seeds.rs`) write the RFC's examples and signed messages directly; libFuzzer's
 //! mutators work as well on it as on any byte format.
 
 #![allow(
@@ -1185,11 +1185,12 @@ fn check_policy(p: &Policy<'_>, fields: &[(&str, &[u8])], v: &Verified<'_>) {
 }
 
 /// A request: as received (mode A, see `check_received`) under the shardpeer profile and under
-/// plain RFC 9421, with fixed keys and clock ([`NOW`]). Then (mode B) the request is signed with
-/// alice's key — the profile, and plain RFC 9421 over a fuzzer-chosen set of components — and the
-/// signature must verify; after a single-byte change to a covered component (method, authority,
-/// path, query, `Content-Digest`, `Content-Type`, `Signature-Input`) it must not; after a change
-/// to the body, the covered digest must not match.
+/// plain RFC 9421, with fixed keys and clock ([`NOW`]). Mode B: alice signs the request with the
+/// profile, and with plain RFC 9421 over components chosen from the message; both must verify;
+/// after a single-byte change to a covered component (method, authority, path, query,
+/// `Content-Digest`, `Content-Type`, `Signature-Input`) the profile signature must not; after a
+/// change to the body, the covered digest must not match. Mode C: alice signs with parameters,
+/// label and components chosen by the input, and the profile accepts only what complies.
 pub fn verify_request(data: &[u8]) {
     if data.len() > MAX_INPUT {
         return;
@@ -1960,7 +1961,10 @@ pub fn content_digest(data: &[u8]) {
     match Digest::parse_header(text) {
         Ok(d) => {
             let dict = dict.expect("a digest field is a dictionary");
-            let has = |key: &str| matches!(dict.get(key), Some(Member::Item(i)) if matches!(i.bare, BareItem::ByteSeq(_)));
+            let has = |key: &str| match dict.get(key) {
+                Some(Member::Item(i)) => matches!(i.bare, BareItem::ByteSeq(_)),
+                _ => false,
+            };
             let expected_alg = if has("sha-512") {
                 DigestAlg::Sha512
             } else {

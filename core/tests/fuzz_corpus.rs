@@ -5,7 +5,7 @@
 //! The differential targets' oracles need `sfv` and `serde_json`, dependencies of the fuzz
 //! workspace only: here `sf_differential`'s corpus goes through the core's own structured-field
 //! oracles (`fuzz_harness::sf`) and `app_meta_differential`'s through `fuzz_harness::app_meta_acl`
-//! (same input format); the differential replay is `fuzz/tests/corpus.rs`, run by CI's fuzz step.
+//! (same input format); the differential replay is `fuzz/src/seeds.rs`, run by CI's fuzz step.
 //!
 //! Needs the `fuzz-harness` feature, which the crate's self dev-dependency turns on for tests.
 

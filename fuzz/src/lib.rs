@@ -4,6 +4,9 @@
 //! The other harnesses live in `shardpeer_core::fuzz_harness` (core/src/fuzz_harness.rs); these
 //! cannot, because the core takes no dependency for fuzzing and both references need `std`.
 
+#[cfg(test)]
+mod seeds;
+
 use serde_json::Value;
 use sfv::{FieldType, Parser, Version};
 use shardpeer_core::app_meta::{AppMeta, AppMetaError};

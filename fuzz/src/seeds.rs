@@ -7,7 +7,7 @@
 //! harnesses' fixed keys and clock (so that the fuzzer starts from inputs that verify); the
 //! conformance vectors `conformance/vectors/*.json`, when present; and hand-written tricky cases.
 //!
-//! `SHARDPEER_WRITE_SEEDS=1 cargo test --test corpus` (in `fuzz/`) writes them. Without the
+//! `SHARDPEER_WRITE_SEEDS=1 cargo test --lib` (in `fuzz/`) writes them. Without the
 //! variable, `seeds_are_checked_in` fails when a seed that does not come from the vectors is
 //! missing from the corpus, so the generator and the corpus cannot drift apart unnoticed.
 
@@ -820,14 +820,14 @@ fn harness(target: &str) -> fn(&[u8]) {
         "shard_id" => h::shard_id,
         "keys" => h::keys,
         "sf" => h::sf,
-        "sf_differential" => shardpeer_fuzz::sf_differential,
+        "sf_differential" => crate::sf_differential,
         "signature_base" => h::signature_base,
         "verify_request" => h::verify_request,
         "verify_response" => h::verify_response,
         "content_digest" => h::content_digest,
         "path" => h::path,
         "app_meta_acl" => h::app_meta_acl,
-        "app_meta_differential" => shardpeer_fuzz::app_meta_differential,
+        "app_meta_differential" => crate::app_meta_differential,
         other => panic!("unknown target {other}"),
     }
 }
