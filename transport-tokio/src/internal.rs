@@ -9,7 +9,7 @@ use crate::client::{self, CallError, Target};
 use crate::error::{ApiError, Body, full, json_response};
 use crate::gateway::{self, read_body};
 use crate::headers;
-use crate::peers::{Peer, StoreError, check_address, check_name, unix_now};
+use crate::peers::{Peer, StoreError, unix_now};
 use crate::state::{Caller, Shard};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -304,45 +304,17 @@ pub(crate) async fn put_peer(shard: &Shard, body: &[u8]) -> Result<Response<Body
         )
     })?;
     let id = ShardId::parse(&put.id).map_err(|e| ApiError::from_wire(&e))?;
-    if id == shard.id {
-        return Err(ApiError::new(
-            422,
-            "peer_is_self",
-            "a shard cannot be its own peer",
-        ));
-    }
-    if let Some(n) = &put.name {
-        check_name(n).map_err(|m| ApiError::new(422, "invalid_name", format!("name {m}")))?;
-    }
-    if let Some(a) = &put.address {
-        check_address(a)
-            .map_err(|m| ApiError::new(422, "invalid_address", format!("address {m}")))?;
-    }
+    crate::peers::check_write(
+        &id,
+        Some(&shard.id),
+        put.name.as_deref(),
+        put.address.as_deref(),
+    )
+    .map_err(|(code, message)| ApiError::new(422, code, message))?;
     let key = id.as_str().to_string();
-    let created = shard
+    let (created, _) = shard
         .peers
-        .modify(|m| {
-            let created = !m.contains_key(&key);
-            let entry = m.entry(key.clone()).or_insert_with(|| Peer {
-                id: key.clone(),
-                name: id.short_id().to_string(),
-                self_name: None,
-                address: None,
-                domain: None,
-                public_key: None,
-                is_reachable: false,
-                last_seen: None,
-                last_accepted_call: None,
-                added_at: unix_now(),
-            });
-            if let Some(n) = put.name {
-                entry.name = n;
-            }
-            if let Some(a) = put.address {
-                entry.address = Some(a);
-            }
-            Ok(created)
-        })
+        .upsert(&id, put.name, put.address)
         .await
         .map_err(store_error)?;
     // Adding never fails because the peer is unreachable: the result is recorded.

@@ -309,6 +309,63 @@ impl PeerStore {
     }
 }
 
+/// Checks what a peer write names, as every writer (API, CLI) must: not this shard itself,
+/// a usable name, a base-URL address. The error is `(code, message)` for the caller's own
+/// error type.
+pub fn check_write(
+    id: &ShardId,
+    own: Option<&ShardId>,
+    name: Option<&str>,
+    address: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    if own == Some(id) {
+        return Err(("peer_is_self", "a shard cannot be its own peer".into()));
+    }
+    if let Some(n) = name {
+        check_name(n).map_err(|m| ("invalid_name", format!("name {m}")))?;
+    }
+    if let Some(a) = address {
+        check_address(a).map_err(|m| ("invalid_address", format!("address {m}")))?;
+    }
+    Ok(())
+}
+
+impl PeerStore {
+    /// Adds `id` (named by its short ID until the owner names it) or updates its name and
+    /// address. Returns whether it was created, and the stored peer.
+    pub async fn upsert(
+        &self,
+        id: &ShardId,
+        name: Option<String>,
+        address: Option<String>,
+    ) -> Result<(bool, Peer), StoreError> {
+        let key = id.as_str().to_string();
+        self.modify(|m| {
+            let created = !m.contains_key(&key);
+            let entry = m.entry(key.clone()).or_insert_with(|| Peer {
+                id: key.clone(),
+                name: id.short_id().to_string(),
+                self_name: None,
+                address: None,
+                domain: None,
+                public_key: None,
+                is_reachable: false,
+                last_seen: None,
+                last_accepted_call: None,
+                added_at: unix_now(),
+            });
+            if let Some(n) = name {
+                entry.name = n;
+            }
+            if let Some(a) = address {
+                entry.address = Some(a);
+            }
+            Ok((created, entry.clone()))
+        })
+        .await
+    }
+}
+
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -8,7 +8,7 @@
 use super::output::Output;
 use super::{CliError, Common, Context, EXIT_OK, Host, Remote};
 use crate::internal::peer_json;
-use crate::peers::{Peer, PeerStore, StoreError, check_address, check_name, unix_now};
+use crate::peers::{PeerStore, StoreError};
 use http::Method;
 use shardpeer_core::id::ShardId;
 use std::process::ExitCode;
@@ -164,18 +164,8 @@ pub fn validate(
     own: Option<&ShardId>,
 ) -> Result<ShardId, CliError> {
     let id = parse_full_id(id)?;
-    if own == Some(&id) {
-        return Err(CliError::usage(
-            "peer_is_self",
-            "a shard cannot be its own peer",
-        ));
-    }
-    if let Some(n) = name {
-        check_name(n).map_err(|m| CliError::usage("invalid_name", format!("name {m}")))?;
-    }
-    if let Some(a) = address {
-        check_address(a).map_err(|m| CliError::usage("invalid_address", format!("address {m}")))?;
-    }
+    crate::peers::check_write(&id, own, name, address)
+        .map_err(|(code, message)| CliError::usage(code, message))?;
     Ok(id)
 }
 
@@ -222,31 +212,8 @@ async fn add(
         }
         Host::Stopped { data, .. } => {
             let store = load_store(data)?;
-            let key = id.as_str().to_string();
-            let short = id.short_id().to_string();
             let (created, peer) = store
-                .modify(|m| {
-                    let created = !m.contains_key(&key);
-                    let entry = m.entry(key.clone()).or_insert_with(|| Peer {
-                        id: key.clone(),
-                        name: short,
-                        self_name: None,
-                        address: None,
-                        domain: None,
-                        public_key: None,
-                        is_reachable: false,
-                        last_seen: None,
-                        last_accepted_call: None,
-                        added_at: unix_now(),
-                    });
-                    if let Some(n) = name {
-                        entry.name = n;
-                    }
-                    if let Some(a) = address {
-                        entry.address = Some(a);
-                    }
-                    Ok((created, entry.clone()))
-                })
+                .upsert(&id, name, address)
                 .await
                 .map_err(store_error)?;
             (created, peer_json(&peer), "store")
