@@ -25,8 +25,11 @@
 //! A point check costs one Montgomery ladder over 256 bits plus one field exponentiation,
 //! about as much as one signature verification; [`verify_raw`] checks two points and costs about
 //! three verifications, [`verify_with`] takes an already checked [`PublicKey`] (checked once,
-//! when a peer's key is pinned) and costs about two. No input changes that cost; the figures
-//! measured are in `BENCHMARKS.md`.
+//! when a peer's key is pinned) and costs about two. With a backend that compares `R`
+//! encodings ([`Ed25519Backend::REJECTS_TORSION_IN_R`], e.g. [`RingBackend`] on hosts) an
+//! accepted signature skips the check on `R` and costs one backend call; a refused one still
+//! pays for the check, so the error does not depend on the backend. No input changes those
+//! costs beyond that; the figures measured are in `BENCHMARKS.md`.
 
 use crate::identity::PublicKey;
 use crate::wire::wire_error;
@@ -161,6 +164,13 @@ fn less_than(a: &[u8; 32], b: &[u8; 32]) -> bool {
 
 /// Checks one point against the whole rule.
 fn check_point(bytes: &[u8; 32], point: PointRole) -> Result<(), SignatureRuleError> {
+    let y = check_encoding(bytes, point)?;
+    check_subgroup(y, point)
+}
+
+/// The byte-level half of the point rule: a canonical encoding, and not one of the eight
+/// small-order points. Returns `y` for [`check_subgroup`].
+fn check_encoding(bytes: &[u8; 32], point: PointRole) -> Result<Fe, SignatureRuleError> {
     let mut y = *bytes;
     let sign = y[31] & 0x80 != 0;
     y[31] &= 0x7f;
@@ -172,7 +182,12 @@ fn check_point(bytes: &[u8; 32], point: PointRole) -> Result<(), SignatureRuleEr
     if SMALL_ORDER.contains(bytes) {
         return Err(SignatureRuleError::SmallOrderPoint { point });
     }
-    let y = Fe::from_bytes(&y);
+    Ok(Fe::from_bytes(&y))
+}
+
+/// The arithmetic half: a curve point with no small-order component. This is the costly
+/// part (a field exponentiation and a Montgomery ladder).
+fn check_subgroup(y: Fe, point: PointRole) -> Result<(), SignatureRuleError> {
     if !is_on_curve(y) {
         return Err(SignatureRuleError::NotOnCurve { point });
     }
@@ -218,9 +233,23 @@ fn split_signature(sig: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
 
 /// An Ed25519 implementation that answers the verification equation.
 ///
-/// The core calls it only on inputs that passed [`check_signature`], so it may be any RFC 8032
+/// The core calls it only on inputs that passed the rule's checks, so it may be any RFC 8032
 /// verifier — cofactored or not, strict or lax on encodings: on those inputs they all agree.
 pub trait Ed25519Backend {
+    /// `true` only for a backend that accepts exactly when the encoding of
+    /// `[S]B - [k]A` equals the received `R` bytes (RFC 8032 §5.1.7's cofactorless equation,
+    /// checked by comparing encodings, as ring and ed25519-dalek do).
+    ///
+    /// Such a backend cannot accept an `R` that is off the curve or has a small-order
+    /// component when `A` has none: `[S]B - [k]A` then lies in the prime-order subgroup, and
+    /// only that point's own canonical encoding matches it. The core relies on this to skip
+    /// the costly half of the check on `R` (the subgroup test, about as much work as a
+    /// verification) when the backend accepts; when it refuses, the core runs the test
+    /// anyway, so the error reported is the same with every backend. A backend that uses the
+    /// cofactored equation, or compares points rather than encodings, must leave this
+    /// `false` (ed25519-compact accepts `R + T` for small-order `T`).
+    const REJECTS_TORSION_IN_R: bool = false;
+
     /// Whether `sig` is a valid signature of `msg` under `public_key`.
     fn verify(&self, public_key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool;
 }
@@ -238,44 +267,85 @@ impl Ed25519Backend for CompactBackend {
     }
 }
 
-/// Verifies `sig` over `msg` under a raw `public_key`: [`check_signature`] first, then
-/// `backend`. For keys that arrive as bytes with the signature (tools, vectors).
-pub fn verify_raw(
-    backend: &impl Ed25519Backend,
+/// The host backend (feature `ring`): [ring](https://docs.rs/ring)'s Ed25519, BoringSSL's
+/// curve25519 code. It compares encodings of `R` (cofactorless), so with it a verification
+/// costs one backend call instead of about two.
+#[cfg(feature = "ring")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RingBackend;
+
+#[cfg(feature = "ring")]
+impl Ed25519Backend for RingBackend {
+    // ring 0.17, src/ec/curve25519/ed25519/verification.rs: `r_check` is the encoding of
+    // `[S]B - [k]A`, compared with the signature's `R` bytes. `tests/ed25519_vectors.rs`
+    // holds it to that on every C2SP edge-case vector.
+    const REJECTS_TORSION_IN_R: bool = true;
+
+    fn verify(&self, public_key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
+            .verify(msg, sig)
+            .is_ok()
+    }
+}
+
+/// The fastest backend this build has: [`RingBackend`] with the `ring` feature (hosts),
+/// otherwise [`CompactBackend`]. Every backend gives the same answers (see the module docs).
+#[cfg(feature = "ring")]
+pub type DefaultBackend = RingBackend;
+/// The fastest backend this build has: [`RingBackend`] with the `ring` feature (hosts),
+/// otherwise [`CompactBackend`]. Every backend gives the same answers (see the module docs).
+#[cfg(not(feature = "ring"))]
+pub type DefaultBackend = CompactBackend;
+
+/// Verifies `sig` over `msg` under a raw `public_key`: the whole rule, then `backend`. For
+/// keys that arrive as bytes with the signature (tools, vectors).
+pub fn verify_raw<B: Ed25519Backend>(
+    backend: &B,
     public_key: &[u8; 32],
     msg: &[u8],
     sig: &[u8; 64],
 ) -> Result<(), SignatureRuleError> {
-    check_signature(public_key, sig)?;
-    backend_verdict(backend, public_key, msg, sig)
+    let (_, s) = split_signature(sig);
+    check_s(&s)?;
+    check_point(public_key, PointRole::PublicKey)?;
+    verify_checked_key(backend, public_key, msg, sig)
 }
 
 /// Verifies `sig` over `msg` under a [`PublicKey`], which passed [`check_public_key`] when it
 /// was made: only `S` and `R` are checked here. Peers' keys are pinned once and verified
 /// against many times, so this saves one point check per request.
-pub fn verify_with(
-    backend: &impl Ed25519Backend,
+pub fn verify_with<B: Ed25519Backend>(
+    backend: &B,
     public_key: &PublicKey,
     msg: &[u8],
     sig: &[u8; 64],
 ) -> Result<(), SignatureRuleError> {
-    let (r, s) = split_signature(sig);
+    let (_, s) = split_signature(sig);
     check_s(&s)?;
-    check_point(&r, PointRole::R)?;
-    backend_verdict(backend, public_key.as_bytes(), msg, sig)
+    verify_checked_key(backend, public_key.as_bytes(), msg, sig)
 }
 
-fn backend_verdict(
-    backend: &impl Ed25519Backend,
+/// The `R` half of the rule and the backend, for a key known to satisfy the rule. Errors come
+/// in the order of [`check_signature`] whatever the backend: a backend that rejects torsion
+/// in `R` by itself only moves the subgroup test after it, onto the refusal path.
+fn verify_checked_key<B: Ed25519Backend>(
+    backend: &B,
     public_key: &[u8; 32],
     msg: &[u8],
     sig: &[u8; 64],
 ) -> Result<(), SignatureRuleError> {
-    if backend.verify(public_key, msg, sig) {
-        Ok(())
-    } else {
-        Err(SignatureRuleError::Invalid)
+    let (r, _) = split_signature(sig);
+    let y = check_encoding(&r, PointRole::R)?;
+    if !B::REJECTS_TORSION_IN_R {
+        check_subgroup(y, PointRole::R)?;
     }
+    if backend.verify(public_key, msg, sig) {
+        return Ok(());
+    }
+    if B::REJECTS_TORSION_IN_R {
+        check_subgroup(y, PointRole::R)?;
+    }
+    Err(SignatureRuleError::Invalid)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@
 use crate::base::{self, BaseError};
 use crate::component::Component;
 use crate::digest::{Digest, DigestError};
-use crate::ed25519::{self, CompactBackend, Ed25519Backend, SignatureRuleError};
+use crate::ed25519::{self, DefaultBackend, Ed25519Backend, SignatureRuleError};
 use crate::id::{IdError, ShardId};
 use crate::identity::PublicKey;
 use crate::message::{Fields, FieldsExt, Request, Response};
@@ -228,7 +228,7 @@ impl<T: crate::wire::WireError> Delegate for T {
 
 /// A policy and the Ed25519 backend to verify with.
 #[derive(Debug, Clone, Copy)]
-pub struct Verifier<'p, B = CompactBackend> {
+pub struct Verifier<'p, B = DefaultBackend> {
     /// What signatures must satisfy.
     pub policy: Policy<'p>,
     /// The Ed25519 implementation. The core's edge-case rule runs before it, so every
@@ -236,12 +236,12 @@ pub struct Verifier<'p, B = CompactBackend> {
     pub backend: B,
 }
 
-impl<'p> Verifier<'p, CompactBackend> {
-    /// A verifier using `ed25519-compact`.
+impl<'p> Verifier<'p, DefaultBackend> {
+    /// A verifier using the build's [`DefaultBackend`] (ring on hosts, else ed25519-compact).
     pub const fn new(policy: Policy<'p>) -> Self {
         Verifier {
             policy,
-            backend: CompactBackend,
+            backend: DefaultBackend {},
         }
     }
 }

@@ -7,9 +7,10 @@
 //! backend changes its behaviour.
 
 use shardpeer_core::ed25519::{
-    CompactBackend, Ed25519Backend, PointRole, SignatureRuleError, check_public_key,
-    check_signature, verify_raw,
+    CompactBackend, Ed25519Backend, PointRole, RingBackend, SignatureRuleError, check_public_key,
+    check_signature, verify_raw, verify_with,
 };
+use shardpeer_core::identity::PublicKey;
 extern crate alloc;
 use alloc::collections::BTreeMap;
 
@@ -128,9 +129,43 @@ fn ed25519_validity_rule() {
     let vectors = load();
     // flag → [vectors, accepted by us, accepted by ed25519-compact alone]
     let mut summary: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let mut ring_checked = 0;
     for v in &vectors {
         let ours = verify_raw(&CompactBackend, &v.key, &v.msg, &v.sig);
         let alone = CompactBackend.verify(&v.key, &v.msg, &v.sig);
+
+        // ring skips the subgroup test on `R` when it accepts (REJECTS_TORSION_IN_R): the
+        // verdict and the error must still be exactly the compact path's, on raw keys and
+        // on pinned ones.
+        assert_eq!(
+            verify_raw(&RingBackend, &v.key, &v.msg, &v.sig),
+            ours,
+            "vector {}: ring and compact disagree, {:?}",
+            v.number,
+            v.flags
+        );
+        if let Ok(pinned) = PublicKey::from_bytes(v.key) {
+            assert_eq!(
+                verify_with(&RingBackend, &pinned, &v.msg, &v.sig),
+                verify_with(&CompactBackend, &pinned, &v.msg, &v.sig),
+                "vector {}: pinned key, {:?}",
+                v.number,
+                v.flags
+            );
+        }
+        // The claim behind skipping: with a key that passes the rule and an `R` that is
+        // canonical and not small order, ring alone never accepts an `R` with a small-order
+        // component (ed25519-compact alone does: COMPACT_ALONE).
+        let r_encoding_ok = !v.has("non_canonical_R") && !v.has("low_order_R");
+        if check_public_key(&v.key).is_ok() && r_encoding_ok && v.has("low_order_component_R") {
+            assert!(
+                !RingBackend.verify(&v.key, &v.msg, &v.sig),
+                "vector {}: ring alone accepted a mixed-order R, {:?}",
+                v.number,
+                v.flags
+            );
+            ring_checked += 1;
+        }
 
         assert_eq!(
             ours.is_ok(),
@@ -187,6 +222,12 @@ fn ed25519_validity_rule() {
             entry[2] += usize::from(alone);
         }
     }
+    // The file as shipped has 7 such vectors; `mixed_order_r_made_here` adds more.
+    assert!(
+        ring_checked >= 7,
+        "only {ring_checked} vectors with a mixed-order R and a good key"
+    );
+    eprintln!("mixed-order R under a good key, refused by ring alone: {ring_checked}");
     eprintln!(
         "{:<24} {:>7} {:>9} {:>13}",
         "flag", "vectors", "accepted", "compact alone"
@@ -194,4 +235,83 @@ fn ed25519_validity_rule() {
     for (flag, [n, ours, alone]) in &summary {
         eprintln!("{flag:<24} {n:>7} {ours:>9} {alone:>13}");
     }
+}
+
+/// Signatures whose `R` carries each of the seven non-trivial small-order components, made so
+/// that the cofactored equation holds: `R = [r]B + T`, `S = r + H(R‖A‖M)·a`. ed25519-compact
+/// alone accepts them; ring alone must not (the claim `REJECTS_TORSION_IN_R` rests on), and
+/// the core must refuse them with the same error whichever backend runs. `T` = identity is
+/// the control: an ordinary signature every path accepts.
+#[test]
+fn mixed_order_r_made_here() {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest as _, Sha512};
+
+    let mut made = 0;
+    for seed in 1u8..=4 {
+        // RFC 8032 §5.1.5: a = clamp(SHA-512(seed)[..32]), prefix = the other half.
+        let h = Sha512::digest([seed; 32]);
+        let mut a_bytes: [u8; 32] = h[..32].try_into().unwrap();
+        a_bytes[0] &= 248;
+        a_bytes[31] &= 127;
+        a_bytes[31] |= 64;
+        let a = Scalar::from_bytes_mod_order(a_bytes);
+        let key = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
+        let pinned = PublicKey::from_bytes(key).unwrap();
+        for (t_index, t) in EIGHT_TORSION.iter().enumerate() {
+            let msg = format!("mixed-order R, seed {seed}, T{t_index}");
+            let r = Scalar::from_bytes_mod_order_wide(
+                &Sha512::new()
+                    .chain_update(&h[32..])
+                    .chain_update(msg.as_bytes())
+                    .finalize()
+                    .into(),
+            );
+            let big_r = (ED25519_BASEPOINT_POINT * r + t).compress().to_bytes();
+            let k = Scalar::from_bytes_mod_order_wide(
+                &Sha512::new()
+                    .chain_update(big_r)
+                    .chain_update(key)
+                    .chain_update(msg.as_bytes())
+                    .finalize()
+                    .into(),
+            );
+            let s = r + k * a;
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&big_r);
+            sig[32..].copy_from_slice(s.as_bytes());
+            let msg = msg.as_bytes();
+
+            if t_index == 0 {
+                assert!(CompactBackend.verify(&key, msg, &sig));
+                assert!(RingBackend.verify(&key, msg, &sig));
+                assert_eq!(verify_with(&RingBackend, &pinned, msg, &sig), Ok(()));
+                assert_eq!(verify_with(&CompactBackend, &pinned, msg, &sig), Ok(()));
+                continue;
+            }
+            // Small-order T of order 2 and 4 and 8 alike.
+            assert!(
+                CompactBackend.verify(&key, msg, &sig),
+                "seed {seed}, T{t_index}: the construction is not cofactored-valid"
+            );
+            assert!(
+                !RingBackend.verify(&key, msg, &sig),
+                "seed {seed}, T{t_index}: ring alone accepted a mixed-order R"
+            );
+            let expected = Err(SignatureRuleError::MixedOrderPoint {
+                point: PointRole::R,
+            });
+            for got in [
+                verify_with(&RingBackend, &pinned, msg, &sig),
+                verify_with(&CompactBackend, &pinned, msg, &sig),
+                verify_raw(&RingBackend, &key, msg, &sig),
+                verify_raw(&CompactBackend, &key, msg, &sig),
+            ] {
+                assert_eq!(got, expected, "seed {seed}, T{t_index}");
+            }
+            made += 1;
+        }
+    }
+    assert_eq!(made, 28);
 }

@@ -96,17 +96,9 @@ pub async fn handle(shard: &Shard, req: Request<Incoming>) -> Result<Response<Bo
         };
         gateway::verify_peer(shard, &view, b"")?
     } else if gateway::is_owner(shard, h) {
-        Client {
-            kind: shardpeer_core::acl::ClientKind::Terminal,
-            id: String::new(),
-            name: String::new(),
-        }
+        Client::terminal()
     } else {
-        Client {
-            kind: shardpeer_core::acl::ClientKind::Anonymous,
-            id: String::new(),
-            name: String::new(),
-        }
+        Client::anonymous()
     };
     let mut buf = vec![0u8; raw_path.len().max(1)];
     let normalized = normalize_path(raw_path, &mut buf).map_err(|e| ApiError::from_wire(&e))?;

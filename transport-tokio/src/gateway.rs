@@ -12,7 +12,7 @@
 use crate::client::{hv, signed_json};
 use crate::error::{ApiError, Body, full};
 use crate::headers::{self, Headers};
-use crate::peers::unix_now;
+use crate::peers::{Snapshot, unix_now};
 use crate::state::{AppState, Route, Shard};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use shardpeer_core::acl::ClientKind;
 use shardpeer_core::digest::{Digest, DigestAlg};
+use shardpeer_core::id::ShardId;
 use shardpeer_core::message::{self, FieldsExt};
 use shardpeer_core::path::normalize_path;
 use shardpeer_core::profile;
@@ -58,30 +59,45 @@ pub async fn read_body(body: Incoming, max: usize) -> Result<Bytes, ApiError> {
 }
 
 /// A verified caller.
+///
+/// A peer is held as its ID and the peers snapshot it was verified against, not as copied
+/// strings: verifying a request allocates nothing, and the name rendered for the app is the
+/// one that was current when the signature was checked.
 #[derive(Debug, Clone)]
 pub struct Client {
     /// Kind.
     pub kind: ClientKind,
-    /// Peer's full ID (empty otherwise).
-    pub id: String,
-    /// The owner's name for the peer (empty otherwise).
-    pub name: String,
+    peer: Option<(ShardId, Arc<Snapshot>)>,
 }
 
 impl Client {
-    fn anonymous() -> Self {
+    /// Someone without credentials.
+    pub fn anonymous() -> Self {
         Client {
             kind: ClientKind::Anonymous,
-            id: String::new(),
-            name: String::new(),
+            peer: None,
         }
     }
-    fn terminal() -> Self {
+
+    /// The owner.
+    pub fn terminal() -> Self {
         Client {
             kind: ClientKind::Terminal,
-            id: String::new(),
-            name: String::new(),
+            peer: None,
         }
+    }
+
+    /// The peer's full ID (empty for other kinds).
+    pub fn id(&self) -> &str {
+        self.peer.as_ref().map_or("", |(id, _)| id.as_str())
+    }
+
+    /// The owner's name for the peer (empty for other kinds).
+    pub fn name(&self) -> &str {
+        self.peer
+            .as_ref()
+            .and_then(|(id, peers)| peers.get(id.as_str()))
+            .map_or("", |p| p.name.as_str())
     }
 }
 
@@ -117,12 +133,12 @@ pub fn verify_peer(
             .verify_failure(shardpeer_core::wire::WireError::code(&e));
         ApiError::from_wire(&e)
     })?;
-    let id = verified.keyid.unwrap_or_default().to_string();
-    let name = peers.get(&id).map(|p| p.name.clone()).unwrap_or_default();
+    // The profile's policy accepted `keyid` only as a full shard ID, so this parse succeeds.
+    let id =
+        ShardId::parse(verified.keyid.unwrap_or_default()).map_err(|e| ApiError::from_wire(&e))?;
     Ok(Client {
         kind: ClientKind::Peer,
-        id,
-        name,
+        peer: Some((id, peers)),
     })
 }
 
@@ -179,15 +195,15 @@ pub fn rendered_headers(
         .map_err(|e| ApiError::from_wire(&e))?;
     let ctx = TemplateContext {
         client_type: client.kind.as_str(),
-        client_id: &client.id,
-        client_name: &client.name,
+        client_id: client.id(),
+        client_name: client.name(),
         portal_id: shard.id.as_str(),
         portal_short_id: shard.id.short_id(),
         portal_domain: &shard.domain,
         portal_public_key_pem: &shard.public_key_pem,
     };
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 4096];
+    let mut buf = [0u8; 4096];
     for h in rule.headers() {
         let value = h
             .render(&ctx, &mut buf)

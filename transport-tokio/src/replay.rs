@@ -30,6 +30,9 @@ pub const SEGMENT_SECS: u64 = 600;
 
 const SHARDS: usize = 64;
 
+/// Entries each shard's map has room for from the start.
+const PRESIZED_PER_SHARD: usize = 1024;
+
 /// A concurrent replay cache.
 #[derive(Debug)]
 pub struct SharedReplay {
@@ -54,9 +57,26 @@ pub struct Journal {
     current_max: u64,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// A journal line built on the stack: `keep_until`, a 48-character shard ID and a nonce of up
+/// to 128 characters, hex-encoded.
+const LINE_STACK: usize = 20 + 1 + 2 * 48 + 1 + 2 * 128 + 1;
+
+/// Writes `keep_until \t hex(keyid) \t hex(nonce) \n` into `out`; `None` if it does not fit.
+fn journal_line(out: &mut [u8], keep_until: u64, keyid: &str, nonce: &str) -> Option<usize> {
+    use std::io::Write as _;
+    let mut cur = std::io::Cursor::new(out);
+    write!(cur, "{keep_until}\t").ok()?;
+    for (i, part) in [keyid, nonce].into_iter().enumerate() {
+        for b in part.bytes() {
+            cur.write_all(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+                .ok()?;
+        }
+        cur.write_all(if i == 0 { b"\t" } else { b"\n" }).ok()?;
+    }
+    usize::try_from(cur.position()).ok()
 }
+
+const HEX: [u8; 16] = *b"0123456789abcdef";
 
 fn unhex(s: &str) -> Option<String> {
     let bytes: Option<Vec<u8>> = (0..s.len())
@@ -138,12 +158,19 @@ impl Journal {
             self.drop_expired(now);
         }
         // One write of the whole line: appends of a few hundred bytes are not interleaved.
-        let line = format!(
-            "{keep_until}\t{}\t{}\n",
-            hex(keyid.as_bytes()),
-            hex(nonce.as_bytes())
-        );
-        self.current.write_all(line.as_bytes())?;
+        // Built on the stack: the request path allocates nothing here.
+        // Built on the stack: the request path allocates nothing here. Only a nonce far longer
+        // than any signer makes (ours are 22 characters) takes the heap.
+        let mut line = [0u8; LINE_STACK];
+        match journal_line(&mut line, keep_until, keyid, nonce) {
+            Some(n) => self.current.write_all(line.get(..n).unwrap_or_default())?,
+            None => {
+                let mut long = vec![0u8; 22 + 2 * (keyid.len() + nonce.len())];
+                let n = journal_line(&mut long, keep_until, keyid, nonce)
+                    .ok_or_else(|| std::io::Error::other("journal line does not fit"))?;
+                self.current.write_all(long.get(..n).unwrap_or_default())?;
+            }
+        }
         self.current_max = self.current_max.max(keep_until);
         Ok(())
     }
@@ -171,9 +198,19 @@ struct Shard {
 impl SharedReplay {
     /// A cache for at most `capacity` live entries.
     pub fn new(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
         SharedReplay {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+            // Sized so the first 64 Ki nonces never grow a map on the request path; the
+            // memory a map reserves stays untouched until used (BENCHMARKS.md, idle RSS).
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: HashMap::with_capacity(per_shard.min(PRESIZED_PER_SHARD)),
+                        next_purge: 0,
+                    })
+                })
+                .collect(),
+            per_shard,
             hash_a: RandomState::new(),
             hash_b: RandomState::new(),
             journal: None,
