@@ -1,6 +1,7 @@
 //! The seed corpora in `fuzz/corpus/<target>/`: how they are made, and the replay of the
 //! differential targets' corpora (the other targets' corpora are replayed by
-//! `core/tests/fuzz_corpus.rs` in the main workspace's `cargo test`).
+//! `core/tests/fuzz_corpus.rs` and, for `http_request`, `transport-embassy/tests/fuzz_corpus.rs`
+//! in the main workspace's `cargo test`).
 //!
 //! Seeds come from four places: the RFC 9421 / RFC 9530 examples, read from
 //! `conformance/vectors/third-party/rfc9421-appendix-b.txt`; messages signed here with the
@@ -690,6 +691,7 @@ fn seeds() -> Seeds {
 "paths":{"":{"access":"public","headers":{}},"/\u0070":{"access":"peer"}}}"#,
     );
 
+    http_seeds(&mut s);
     add_vector_seeds(&mut s);
     // app_meta_differential reads the same format: every app_meta_acl seed is one of its seeds.
     let shared: Vec<Seed> =
@@ -704,6 +706,68 @@ fn seeds() -> Seeds {
             .collect();
     s.0.extend(shared);
     s
+}
+
+// ---------------------------------------------------------------------------------------------
+// http_request: the bytes of one connection to the device's gateway (or, from `HTTP/`, the
+// answers its client reads).
+
+fn http_seeds(s: &mut Seeds) {
+    let t = "http_request";
+    let post = |fields: &str, body: &str| {
+        format!("POST /peer/inbox HTTP/1.1\r\nHost: echo.dev.test\r\n{fields}\r\n{body}")
+    };
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    let cases: Vec<(&str, String)> = vec![
+        ("get", "GET / HTTP/1.1\r\nHost: echo.dev.test\r\n\r\n".into()),
+        ("get-http10-lf", "GET /x?y=1 HTTP/1.0\n\n".into()),
+        ("get-connection-close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close\r\n\r\n".into()),
+        ("leading-blank-lines", "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n".into()),
+        ("post-content-length", post("Content-Length: 5\r\n", "hello")),
+        ("post-content-length-list", post("Content-Length: 5, 5\r\ncontent-length:5\r\n", "hello")),
+        ("post-body-at-limit", post("Content-Length: 64\r\n", &"b".repeat(64))),
+        ("post-body-over-limit", post("Content-Length: 65\r\n", &"b".repeat(65))),
+        ("post-truncated", post("Content-Length: 10\r\n", "short")),
+        ("chunked-extensions-trailers", post(chunked, "3;x=y\r\nabc\r\n10 ; name=\"v\"\r\n0123456789abcdef\r\n0;last\r\nDigest: x\r\nT: 1\r\n\r\n")),
+        ("chunked-bare-lf", post(chunked, "2\nab\n0\n\n")),
+        ("chunked-uppercase", post("transfer-encoding: Chunked \r\n", "A\r\n0123456789\r\n0\r\n\r\n")),
+        ("pipelined-two", format!("GET /a HTTP/1.1\r\nHost: h\r\n\r\n{}", post("Content-Length: 2\r\n", "hi"))),
+        ("pipelined-three", format!("{}{}GET /c HTTP/1.1\r\nHost: h\r\n\r\n", post("Content-Length: 5\r\n", "hello"), post(chunked, "3\r\nabc\r\n0\r\n\r\n"))),
+        ("smuggle-cl-te", post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nG")),
+        ("smuggle-te-cl", post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "0\r\n\r\n")),
+        ("smuggle-te-te", post("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", "0\r\n\r\n")),
+        ("smuggle-te-list", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n")),
+        ("smuggle-te-obfuscated", post("Transfer-Encoding: xchunked\r\n", "0\r\n\r\n")),
+        ("smuggle-cl-differing", post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello!")),
+        ("smuggle-cl-list-differing", post("Content-Length: 5, 6\r\n", "hello!")),
+        ("cl-signed", post("Content-Length: +5\r\n", "hello")),
+        ("cl-hex", post("Content-Length: 0x5\r\n", "hello")),
+        ("cl-twenty-digits", post("Content-Length: 00000000000000000005\r\n", "hello")),
+        ("obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n b\r\n\r\n".into()),
+        ("obs-fold-content-length", post("Content-Length:\r\n 5\r\n", "hello")),
+        ("missing-host", "GET / HTTP/1.1\r\n\r\n".into()),
+        ("two-hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into()),
+        ("http2-preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".into()),
+        ("nul-in-value", "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n".into()),
+        ("oversize-head", format!("GET / HTTP/1.1\r\nHost: h\r\nX-Long: {}\r\n\r\n", "a".repeat(300))),
+        ("too-many-headers", format!("GET / HTTP/1.1\r\nHost: h\r\n{}\r\n", "X: 1\r\n".repeat(33))),
+        ("chunk-size-overflow", post(chunked, "ffffffffffffffffff\r\n")),
+        ("chunk-size-empty", post(chunked, "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n")),
+        ("chunk-size-space-first", post(chunked, " 3\r\nabc\r\n0\r\n\r\n")),
+        ("chunk-size-signed", post(chunked, "-3\r\nabc\r\n0\r\n\r\n")),
+        ("chunk-data-overrun", post(chunked, "2\r\nabX\r\n0\r\n\r\n")),
+        ("chunk-line-too-long", post(chunked, &format!("1;{}\r\na\r\n0\r\n\r\n", "x".repeat(300)))),
+        ("chunk-trailer-too-long", post(chunked, &format!("1\r\na\r\n0\r\nT: {}\r\n\r\n", "y".repeat(300)))),
+        ("response-content-length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+        ("response-until-close", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the connection closes".into()),
+        ("response-until-close-long", format!("HTTP/1.1 200 OK\r\n\r\n{}", "z".repeat(200))),
+        ("response-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\npong\r\n0\r\n\r\n".into()),
+        ("response-continue-then-204", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n".into()),
+        ("response-smuggle-cl-te", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into()),
+    ];
+    for (name, bytes) in cases {
+        s.add(t, name, bytes);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -828,6 +892,7 @@ fn harness(target: &str) -> fn(&[u8]) {
         "path" => h::path,
         "app_meta_acl" => h::app_meta_acl,
         "app_meta_differential" => crate::app_meta_differential,
+        "http_request" => shardpeer_embassy::fuzz_harness::http_request,
         other => panic!("unknown target {other}"),
     }
 }

@@ -11,8 +11,9 @@
 //! caller-owned array). Framing is decided here, strictly: `Transfer-Encoding` other than a
 //! single `chunked` is refused (501), `Transfer-Encoding` together with `Content-Length` is
 //! refused (400, the request-smuggling ambiguity), differing `Content-Length` values are
-//! refused (400). Chunk sizes are read with `httparse::parse_chunk_size`; chunk extensions
-//! and trailers are read and ignored.
+//! refused (400). Chunk sizes are read with `httparse::parse_chunk_size`, after a check that
+//! the line starts with a hex digit (httparse reads a line without digits as 0); chunk
+//! extensions and trailers are read and ignored.
 //!
 //! # Resource limits
 //! - The head (request or status line and fields) must fit in the inbox buffer less
@@ -21,7 +22,8 @@
 //! - At most [`MAX_HEADERS`] field lines ([`HttpError::TooManyHeaders`], 431).
 //! - The body must fit in the caller's body buffer ([`HttpError::BodyTooLarge`], 413): a
 //!   declared `Content-Length` over it is refused before any body byte is read.
-//! - A chunk-size line or trailer line longer than [`STAGING`] is refused (400).
+//! - A chunk-size line, chunk end or trailer line longer than [`STAGING`] bytes, its line end
+//!   included, is refused (400), however it arrived.
 //! - Every read runs under the caller's deadline ([`HttpError::Timeout`]).
 
 use embassy_time::{Instant, with_deadline};
@@ -532,7 +534,8 @@ impl<'b> Inbox<'b> {
         }
     }
 
-    /// One line (without its CRLF) from the staging area, read as needed.
+    /// One line (without its CRLF) from the staging area, read as needed. A line of more than
+    /// [`STAGING`] bytes, its LF included, is [`HttpError::BadChunk`].
     async fn read_line<S: Read>(
         &mut self,
         io: &mut S,
@@ -541,6 +544,12 @@ impl<'b> Inbox<'b> {
         loop {
             let window = self.buf.get(self.start..self.end).unwrap_or_default();
             if let Some(i) = window.iter().position(|&b| b == b'\n') {
+                if i >= STAGING {
+                    // Longer than the staging area, its LF included: refused however the line
+                    // arrived. Only a line read a piece at a time used to be; one already in the
+                    // buffer with the head passed (fuzz/corpus/http_request/chunk-trailer-too-long).
+                    return Err(HttpError::BadChunk);
+                }
                 let line_end = if i > 0 && window.get(i - 1) == Some(&b'\r') {
                     i - 1
                 } else {
@@ -582,6 +591,12 @@ impl<'b> Inbox<'b> {
             }
             Framing::UntilClose => {
                 let mut got = self.take_buffered(out);
+                if self.has_pending() {
+                    // More body already buffered than `out` holds: without this check the
+                    // probe below asked the stream, found its end, and a truncated body passed
+                    // for the whole one (fuzz/corpus/http_request/response-until-close-long).
+                    return Err(HttpError::BodyTooLarge { limit });
+                }
                 loop {
                     let Some(rest) = out.get_mut(got..) else {
                         return Err(HttpError::BodyTooLarge { limit });
@@ -646,6 +661,12 @@ impl<'b> Inbox<'b> {
 
 /// The size of a chunk-size line (extensions allowed and ignored).
 fn chunk_size(line: &[u8]) -> Result<u64, HttpError> {
+    // chunk-size = 1*HEXDIG (RFC 9112 §7.1). httparse reads a line without digits (empty, or
+    // only whitespace and an extension) as size 0, which would take an empty line for the last
+    // chunk and what follows for trailers (fuzz/corpus/http_request/chunk-size-empty).
+    if !line.first().is_some_and(u8::is_ascii_hexdigit) {
+        return Err(HttpError::BadChunk);
+    }
     // httparse wants the line with its CRLF.
     let mut tmp = [0u8; STAGING + 2];
     let n = line.len();
@@ -841,6 +862,16 @@ mod tests {
         buf_len: usize,
         body_len: usize,
     ) -> Vec<Result<Vec<u8>, HttpError>> {
+        read_all_as(Kind::Request, input, step, buf_len, body_len)
+    }
+
+    fn read_all_as(
+        kind: Kind,
+        input: &[u8],
+        step: usize,
+        buf_len: usize,
+        body_len: usize,
+    ) -> Vec<Result<Vec<u8>, HttpError>> {
         let mut io = Mem { data: input, step };
         let mut buf = vec![0u8; buf_len];
         let mut body = vec![0u8; body_len];
@@ -849,7 +880,7 @@ mod tests {
         futures_executor::block_on(async {
             loop {
                 let deadline = Instant::now() + Duration::from_secs(5);
-                let info = match inbox.read_head(&mut io, Kind::Request, deadline).await {
+                let info = match inbox.read_head(&mut io, kind, deadline).await {
                     Ok(i) => i,
                     Err(HttpError::Closed) => break,
                     Err(e) => {
@@ -927,6 +958,76 @@ mod tests {
         assert_eq!(
             read_all(&long, 5, 1024, 64).last(),
             Some(&Err(HttpError::BadChunk))
+        );
+    }
+
+    // Regressions found by the `http_request` fuzz target (fuzz/corpus/http_request/).
+
+    #[test]
+    fn a_chunk_size_line_without_digits_is_refused() {
+        // httparse::parse_chunk_size reads "" and " ;x" as 0: the empty line was taken for the
+        // last chunk and the request after it for trailers.
+        for line in ["", " ", " ;x", ";x", "\t3"] {
+            let input = format!(
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{line}\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+            );
+            for step in [1, 3, 4096] {
+                assert_eq!(
+                    read_all(input.as_bytes(), step, 512, 64),
+                    vec![Err(HttpError::BadChunk)],
+                    "{line:?} step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_chunk_line_is_refused_however_it_arrives() {
+        let head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // Lines of STAGING bytes, CRLF included, pass; one byte more does not, whether the
+        // line came with the head (step 4096) or a few bytes at a time.
+        let size_line = |n: usize| format!("1;{}\r\n", "x".repeat(n - 4));
+        let trailer = |n: usize| format!("T: {}\r\n", "y".repeat(n - 5));
+        for step in [1, 5, 4096] {
+            for (len, want) in [
+                (STAGING, Ok(b"a".to_vec())),
+                (STAGING + 1, Err(HttpError::BadChunk)),
+            ] {
+                let chunk = format!("{head}{}a\r\n0\r\n\r\n", size_line(len));
+                assert_eq!(
+                    read_all(chunk.as_bytes(), step, 1024, 64),
+                    vec![want.clone()],
+                    "size line {len} step {step}"
+                );
+                let trail = format!("{head}1\r\na\r\n0\r\n{}\r\n", trailer(len));
+                assert_eq!(
+                    read_all(trail.as_bytes(), step, 1024, 64),
+                    vec![want],
+                    "trailer {len} step {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_response_until_close_over_the_body_buffer_is_refused() {
+        // All of it buffered with the head: the body buffer took 64 bytes, the stream was at
+        // its end, and the truncated body passed for the whole one.
+        let input = format!("HTTP/1.1 200 OK\r\n\r\n{}", "z".repeat(200));
+        let kind = Kind::Response {
+            head_request: false,
+        };
+        for step in [1, 7, 4096] {
+            assert_eq!(
+                read_all_as(kind, input.as_bytes(), step, 512, 64),
+                vec![Err(HttpError::BodyTooLarge { limit: 64 })],
+                "step {step}"
+            );
+        }
+        let fits = format!("HTTP/1.1 200 OK\r\n\r\n{}", "z".repeat(64));
+        assert_eq!(
+            read_all_as(kind, fits.as_bytes(), 4096, 512, 64),
+            vec![Ok(vec![b'z'; 64])]
         );
     }
 

@@ -16,6 +16,8 @@
 extern crate std;
 
 pub mod client;
+#[cfg(any(fuzzing, feature = "fuzz-harness"))]
+pub mod fuzz_harness;
 pub mod http;
 pub mod server;
 pub mod shard;
