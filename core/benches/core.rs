@@ -161,6 +161,31 @@ fn ed25519(c: &mut Criterion) {
     });
     let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap();
     g.bench_function("sign/ring", |b| b.iter(|| kp.sign(black_box(&msg))));
+    // Batch verification, per batch of 16 (one per connection of the load benchmark). Its
+    // equation is cofactored, so under the protocol's rule every `R` would also need the
+    // subgroup test (`rule/check_r_subgroup`): BENCHMARKS.md weighs the two.
+    let keys: Vec<ed25519_dalek::SigningKey> = (1u8..=16)
+        .map(|i| ed25519_dalek::SigningKey::from_bytes(&[i; 32]))
+        .collect();
+    let msgs: Vec<Vec<u8>> = (0u8..16).map(|i| vec![i; 300]).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = keys
+        .iter()
+        .zip(&msgs)
+        .map(|(k, m)| ed25519_dalek::Signer::sign(k, m))
+        .collect();
+    let vks: Vec<ed25519_dalek::VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();
+    let msg_refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+    g.bench_function("dalek_verify_batch_16", |b| {
+        b.iter(|| ed25519_dalek::verify_batch(black_box(&msg_refs), &sigs, &vks))
+    });
+    let r_of_sig = {
+        let mut r = [0u8; 32];
+        r.copy_from_slice(&sig[..32]);
+        r
+    };
+    g.bench_function("rule/check_r_subgroup", |b| {
+        b.iter(|| PublicKey::from_bytes(black_box(r_of_sig)))
+    });
     let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     g.bench_function("sign/dalek", |b| {
         b.iter(|| ed25519_dalek::Signer::sign(&sk, black_box(&msg)))

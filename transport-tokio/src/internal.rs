@@ -374,30 +374,28 @@ async fn call_peer(
     // The ID is checked before anything else: a value like `x@evil.example` never becomes
     // part of a host name.
     let id = ShardId::parse(id_text).map_err(|e| ApiError::from_wire(&e))?;
-    let peer = shard
-        .peers
-        .snapshot()
+    // The key as the snapshot holds it: checked against the protocol's rule once, when the
+    // store was loaded or changed. Parsing the stored hex here would repeat that check (a
+    // curve operation) on every call.
+    let snapshot = shard.peers.snapshot();
+    let mut peer = snapshot
         .get(id.as_str())
         .cloned()
         .ok_or_else(unknown_peer)?;
-    let peer = if peer.public_key.is_none() {
-        client::refresh_peer(shard, id.as_str())
-            .await
-            .unwrap_or(peer)
-    } else {
-        peer
-    };
-    let key = peer
-        .public_key
-        .as_deref()
-        .and_then(|h| shardpeer_core::identity::PublicKey::from_hex(h).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                502,
-                "peer_unreachable",
-                "the peer's key is not known yet: its whoareyou could not be fetched",
-            )
-        })?;
+    let mut key = snapshot.key(id.as_str());
+    if key.is_none()
+        && let Ok(refreshed) = client::refresh_peer(shard, id.as_str()).await
+    {
+        key = shard.peers.snapshot().key(id.as_str());
+        peer = refreshed;
+    }
+    let key = key.ok_or_else(|| {
+        ApiError::new(
+            502,
+            "peer_unreachable",
+            "the peer's key is not known yet: its whoareyou could not be fetched",
+        )
+    })?;
     let target = Target::of(&peer, &shard.zone, shard.peer_port)?.for_app(app);
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().map(str::to_string);

@@ -19,11 +19,20 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// The labels of `shardpeer_requests_total`, counted on every request: borrowed names and a
+/// number, so counting allocates nothing.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct RequestLabels {
+    listener: &'static str,
+    route: &'static str,
+    status: u16,
+}
+
 /// The host's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
+    requests: Family<RequestLabels, Counter>,
     verify_failures: Family<Labels, Counter>,
     call_peer: Family<Labels, Counter>,
     call_peer_seconds: Histogram,
@@ -43,7 +52,7 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("shardpeer");
-        let requests = Family::<Labels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
         let verify_failures = Family::<Labels, Counter>::default();
         let call_peer = Family::<Labels, Counter>::default();
         // 1 ms .. ~33 s.
@@ -99,11 +108,11 @@ impl Metrics {
     /// One answered request.
     pub fn request(&self, listener: &'static str, route: &'static str, status: u16) {
         self.requests
-            .get_or_create(&vec![
-                ("listener", listener.to_string()),
-                ("route", route.to_string()),
-                ("status", status.to_string()),
-            ])
+            .get_or_create(&RequestLabels {
+                listener,
+                route,
+                status,
+            })
             .inc();
     }
 
