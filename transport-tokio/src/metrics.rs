@@ -19,6 +19,12 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// The label of `shardpeer_connections_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct ListenerLabel {
+    listener: &'static str,
+}
+
 /// The labels of `shardpeer_requests_total`, counted on every request: borrowed names and a
 /// number, so counting allocates nothing.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
@@ -33,6 +39,7 @@ struct RequestLabels {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    connections: Family<ListenerLabel, Counter>,
     verify_failures: Family<Labels, Counter>,
     call_peer: Family<Labels, Counter>,
     call_peer_seconds: Histogram,
@@ -53,6 +60,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("shardpeer");
         let requests = Family::<RequestLabels, Counter>::default();
+        let connections = Family::<ListenerLabel, Counter>::default();
         let verify_failures = Family::<Labels, Counter>::default();
         let call_peer = Family::<Labels, Counter>::default();
         // 1 ms .. ~33 s.
@@ -64,6 +72,11 @@ impl Metrics {
             "requests",
             "Requests answered, by listener, route and status",
             requests.clone(),
+        );
+        registry.register(
+            "connections",
+            "Connections accepted, by listener (with requests_total: how well peers' keep-alive pools reuse them)",
+            connections.clone(),
         );
         registry.register(
             "verify_failures",
@@ -95,6 +108,7 @@ impl Metrics {
         Metrics {
             registry,
             requests,
+            connections,
             verify_failures,
             call_peer,
             call_peer_seconds,
@@ -113,6 +127,13 @@ impl Metrics {
                 route,
                 status,
             })
+            .inc();
+    }
+
+    /// One accepted connection.
+    pub fn connection(&self, listener: &'static str) {
+        self.connections
+            .get_or_create(&ListenerLabel { listener })
             .inc();
     }
 

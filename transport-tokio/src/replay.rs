@@ -23,7 +23,8 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 /// How long one journal segment is appended to.
 pub const SEGMENT_SECS: u64 = 600;
@@ -40,7 +41,8 @@ pub struct SharedReplay {
     per_shard: usize,
     hash_a: RandomState,
     hash_b: RandomState,
-    journal: Option<Mutex<Journal>>,
+    /// Read-locked to append (appends run in parallel), write-locked to rotate segments.
+    journal: Option<RwLock<Journal>>,
 }
 
 /// A journaled nonce: `(keyid, nonce, keep_until)`.
@@ -54,7 +56,7 @@ pub struct Journal {
     current_name: u64,
     /// Segments no longer appended to, with the latest `keep_until` each holds.
     sealed: Vec<(u64, u64)>,
-    current_max: u64,
+    current_max: AtomicU64,
 }
 
 /// A journal line built on the stack: `keep_until`, a 48-character shard ID and a nonce of up
@@ -132,46 +134,49 @@ impl Journal {
             current,
             current_name,
             sealed,
-            current_max: 0,
+            current_max: AtomicU64::new(0),
         };
         j.drop_expired(now);
         Ok((j, live))
     }
 
-    fn append(
-        &mut self,
-        keyid: &str,
-        nonce: &str,
-        keep_until: u64,
-        now: u64,
-    ) -> std::io::Result<()> {
-        if now >= self.current_name.saturating_add(SEGMENT_SECS) {
-            let next = now.max(self.current_name + 1);
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.dir.join(next.to_string()))?;
-            self.sealed.push((self.current_name, self.current_max));
-            self.current = file;
-            self.current_name = next;
-            self.current_max = 0;
-            self.drop_expired(now);
-        }
-        // One write of the whole line: appends of a few hundred bytes are not interleaved.
-        // Built on the stack: the request path allocates nothing here.
+    fn due_for_rotation(&self, now: u64) -> bool {
+        now >= self.current_name.saturating_add(SEGMENT_SECS)
+    }
+
+    fn rotate(&mut self, now: u64) -> std::io::Result<()> {
+        let next = now.max(self.current_name + 1);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(next.to_string()))?;
+        self.sealed
+            .push((self.current_name, *self.current_max.get_mut()));
+        self.current = file;
+        self.current_name = next;
+        *self.current_max.get_mut() = 0;
+        self.drop_expired(now);
+        Ok(())
+    }
+
+    /// Appends one line. Takes `&self`: the segment is opened with `O_APPEND`, so concurrent
+    /// `write`s of a line each land whole, one after another, and requests on different
+    /// threads do not queue behind each other's system call.
+    fn write_line(&self, keyid: &str, nonce: &str, keep_until: u64) -> std::io::Result<()> {
         // Built on the stack: the request path allocates nothing here. Only a nonce far longer
         // than any signer makes (ours are 22 characters) takes the heap.
         let mut line = [0u8; LINE_STACK];
+        let mut current = &self.current;
         match journal_line(&mut line, keep_until, keyid, nonce) {
-            Some(n) => self.current.write_all(line.get(..n).unwrap_or_default())?,
+            Some(n) => current.write_all(line.get(..n).unwrap_or_default())?,
             None => {
                 let mut long = vec![0u8; 22 + 2 * (keyid.len() + nonce.len())];
                 let n = journal_line(&mut long, keep_until, keyid, nonce)
                     .ok_or_else(|| std::io::Error::other("journal line does not fit"))?;
-                self.current.write_all(long.get(..n).unwrap_or_default())?;
+                current.write_all(long.get(..n).unwrap_or_default())?;
             }
         }
-        self.current_max = self.current_max.max(keep_until);
+        self.current_max.fetch_max(keep_until, Ordering::Relaxed);
         Ok(())
     }
 
@@ -225,7 +230,7 @@ impl SharedReplay {
             let _ = cache.insert_memory(k, n, now, *until);
         }
         Ok(SharedReplay {
-            journal: Some(Mutex::new(journal)),
+            journal: Some(RwLock::new(journal)),
             ..cache
         })
     }
@@ -251,15 +256,11 @@ impl SharedReplay {
         keep_until: u64,
     ) -> Result<(), ReplayError> {
         self.insert_memory(keyid, nonce, now, keep_until)?;
-        if let Some(j) = &self.journal {
-            let mut j = match j.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if let Err(e) = j.append(keyid, nonce, keep_until, now) {
-                tracing::error!(error = %e, "replay journal write failed: refusing the request");
-                return Err(ReplayError::Full);
-            }
+        if let Some(j) = &self.journal
+            && let Err(e) = append(j, keyid, nonce, keep_until, now)
+        {
+            tracing::error!(error = %e, "replay journal write failed: refusing the request");
+            return Err(ReplayError::Full);
         }
         Ok(())
     }
@@ -315,6 +316,28 @@ impl SharedReplay {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Appends to the journal under its read lock; only a segment rotation (every
+/// [`SEGMENT_SECS`]) takes the write lock.
+fn append(
+    journal: &RwLock<Journal>,
+    keyid: &str,
+    nonce: &str,
+    keep_until: u64,
+    now: u64,
+) -> std::io::Result<()> {
+    {
+        let j = journal.read().unwrap_or_else(|p| p.into_inner());
+        if !j.due_for_rotation(now) {
+            return j.write_line(keyid, nonce, keep_until);
+        }
+    }
+    let mut j = journal.write().unwrap_or_else(|p| p.into_inner());
+    if j.due_for_rotation(now) {
+        j.rotate(now)?;
+    }
+    j.write_line(keyid, nonce, keep_until)
 }
 
 /// The core's trait over a shared cache.

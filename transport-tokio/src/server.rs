@@ -99,6 +99,7 @@ pub async fn serve_with(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        shard.metrics.connection(listener_name);
         let shard = shard.clone();
         let scheme = Scheme(if tls.is_some() { "https" } else { "http" });
         let svc = service_fn(move |mut req: Request<Incoming>| {

@@ -337,3 +337,28 @@ async fn call_peer_is_rate_limited_per_app_and_recovers() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(call(&a, &b.id, "/peer/r").await.status, 200, "recovered");
 }
+
+/// Hosts reuse connections to each other: twenty call_peer calls from A reach B over the
+/// connection A's keep-alive pool already holds (from pinning B's key), not twenty new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_between_hosts_reuse_one_connection() {
+    let (a, _ea, b, _eb) = peered_pair().await;
+    let before = metrics(&b).await;
+    for i in 0..20 {
+        let r = call(&a, &b.id, &format!("/peer/reuse/{i}")).await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let after = metrics(&b).await;
+    let public = |m: &BTreeMap<String, f64>, name: &str, labels: &[&str]| {
+        sum(m, name, &[&["listener=\"public\""], labels].concat())
+    };
+    let requests = public(&after, "shardpeer_requests_total", &[])
+        - public(&before, "shardpeer_requests_total", &[]);
+    let connections = public(&after, "shardpeer_connections_total", &[])
+        - public(&before, "shardpeer_connections_total", &[]);
+    assert_eq!(requests, 20.0, "B's gateway saw the 20 calls");
+    assert!(
+        connections <= 1.0,
+        "20 calls opened {connections} new connections to B"
+    );
+}
