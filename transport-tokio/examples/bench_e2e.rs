@@ -239,7 +239,8 @@ fn start_host(args: &Args, dir: &Path, name: &'static str, app: SocketAddr) -> R
     let tls = field("gateway tls:")?
         .trim_start_matches("https://")
         .parse()?;
-    // stdout is not read again; the host prints nothing more there.
+    // Serving once it says so; stdout is not read after that.
+    field("ready")?;
     Ok(Host {
         proc,
         id,
