@@ -8,11 +8,14 @@
 //! # Resource limits
 //! The base goes into a caller buffer; when it does not fit, the error says how many bytes
 //! would have (`BufferTooSmall { needed }`). At most [`crate::sf::MAX_INNER_ITEMS`] components
-//! are read; duplicate detection is quadratic in that bound.
+//! are read; duplicate detection is quadratic in that bound. The first eight identifiers
+//! (`PARSED_COMPONENTS`) are kept parsed on the stack while a base is built (about 100
+//! bytes each), so each is parsed once; identifiers beyond them are parsed again each time
+//! they are read, which costs time, never memory.
 
 use crate::component::{self, Component, Derived, Name};
 use crate::message::{Fields, Request, Response};
-use crate::sf::{self, InnerList, SfError};
+use crate::sf::{self, InnerIter, InnerList, Params, SfError};
 use crate::sink::{BufferTooSmall, Sink};
 use crate::wire::wire_error;
 
@@ -69,7 +72,8 @@ pub fn request_base<'o, F: Fields + ?Sized>(
     signature_params: &InnerList<'_>,
     out: &'o mut [u8],
 ) -> Result<&'o [u8], BaseError> {
-    write_base::<F, F>(Target::Request(request), signature_params, out)
+    let components = Components::check(signature_params)?;
+    write_base::<F, F>(Target::Request(request), &components, out)
 }
 
 /// Builds the signature base of a response (components with `;req` come from
@@ -79,39 +83,130 @@ pub fn response_base<'o, F: Fields + ?Sized, G: Fields + ?Sized>(
     signature_params: &InnerList<'_>,
     out: &'o mut [u8],
 ) -> Result<&'o [u8], BaseError> {
-    write_base(Target::Response(response), signature_params, out)
+    let components = Components::check(signature_params)?;
+    write_base(Target::Response(response), &components, out)
+}
+
+/// [`request_base`] for components already checked (the verifier checks them first, at the
+/// step its error order gives them).
+pub(crate) fn request_base_checked<'o, F: Fields + ?Sized>(
+    request: &Request<'_, F>,
+    components: &Components<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], BaseError> {
+    write_base::<F, F>(Target::Request(request), components, out)
+}
+
+/// [`response_base`] for components already checked.
+pub(crate) fn response_base_checked<'o, F: Fields + ?Sized, G: Fields + ?Sized>(
+    response: &Response<'_, F, G>,
+    components: &Components<'_>,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], BaseError> {
+    write_base(Target::Response(response), components, out)
 }
 
 /// Parses and checks every component identifier of an inner list: each valid, none twice.
 /// Returns how many there are.
 pub fn check_components(signature_params: &InnerList<'_>) -> Result<usize, BaseError> {
-    let mut n = 0;
-    for (i, item) in signature_params.items().enumerate() {
-        let c = Component::parse(item)?;
-        for earlier in signature_params.items().take(i) {
-            if Component::parse(earlier)?.same_as(&c) {
+    Components::check(signature_params).map(|c| c.len())
+}
+
+/// How many component identifiers [`Components`] keeps parsed: the shardpeer profile covers
+/// at most six, the RFC 9421 examples at most eight.
+pub(crate) const PARSED_COMPONENTS: usize = 8;
+
+/// The component identifiers of an inner list, checked as [`check_components`] says: each
+/// valid, none twice. Checking parses each identifier; the first [`PARSED_COMPONENTS`] are
+/// kept, so what reads them next (the verifier's coverage rules, the base) does not parse
+/// them again. The others are parsed again when read, with the same (checked) result.
+#[derive(Debug, Clone)]
+pub(crate) struct Components<'a> {
+    parsed: heapless::Vec<Component<'a>, PARSED_COMPONENTS>,
+    /// The items after the parsed ones (at their end when all fit).
+    rest: InnerIter<'a>,
+    count: usize,
+    /// The inner list's own parameters (`created`, `keyid`…).
+    pub(crate) params: Params<'a>,
+}
+
+impl<'a> Components<'a> {
+    /// Parses and checks the identifiers, in order: the first invalid or repeated one is the
+    /// error.
+    pub(crate) fn check(list: &InnerList<'a>) -> Result<Self, BaseError> {
+        let mut parsed = heapless::Vec::<Component<'a>, PARSED_COMPONENTS>::new();
+        let mut items = list.items();
+        let mut rest = items.clone();
+        let mut count = 0;
+        while let Some(item) = items.next() {
+            let c = Component::parse(item)?;
+            // The earlier ones not kept are re-read from `rest`; they all parsed already.
+            let unkept = count - parsed.len();
+            let repeated = parsed.iter().any(|e| e.same_as(&c))
+                || (unkept > 0
+                    && rest
+                        .clone()
+                        .take(unkept)
+                        .filter_map(|e| Component::parse(e).ok())
+                        .any(|e| e.same_as(&c)));
+            if repeated {
                 return Err(BaseError::DuplicateComponent);
             }
+            if parsed.push(c).is_ok() {
+                rest = items.clone();
+            }
+            count += 1;
         }
-        n += 1;
+        Ok(Components {
+            parsed,
+            rest,
+            count,
+            params: list.params,
+        })
     }
-    Ok(n)
+
+    /// How many components are covered.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The components in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Component<'a>> + '_ {
+        // `rest` yields nothing, without parsing, when every item was kept.
+        let rest = self.rest.clone().filter_map(|i| Component::parse(i).ok());
+        self.parsed.iter().copied().chain(rest)
+    }
 }
 
 fn write_base<'o, F: Fields + ?Sized, G: Fields + ?Sized>(
     target: Target<'_, F, G>,
-    signature_params: &InnerList<'_>,
+    components: &Components<'_>,
     out: &'o mut [u8],
 ) -> Result<&'o [u8], BaseError> {
-    check_components(signature_params)?;
     let mut sink = Sink::new(out);
-    for item in signature_params.items() {
-        let c = Component::parse(item)?;
+    for c in components.iter() {
         write_component(&mut sink, &c, &target)?;
     }
-    sink.push_str("\"@signature-params\": ");
-    sf::write_inner_list(&mut sink, signature_params);
+    sink.push_str(SIGNATURE_PARAMS);
+    // The items as received are the components' items: no need to read the list again.
+    sf::write_inner_list_of(
+        &mut sink,
+        components.iter().map(|c| c.item),
+        &components.params,
+    );
     Ok(sink.finish()?)
+}
+
+/// What the last line of a base starts with; the rest of it is the canonical inner list.
+const SIGNATURE_PARAMS: &str = "\"@signature-params\": ";
+
+/// The canonical inner list a base built here ends with: the signer's `Signature-Input`
+/// member is that same text. `None` for text that is not such a base.
+pub(crate) fn signature_params_of(base: &[u8]) -> Option<&str> {
+    // The list itself holds no line break: it is printable ASCII.
+    let last = base.rsplit(|b| *b == b'\n').next()?;
+    let list = last.strip_prefix(SIGNATURE_PARAMS.as_bytes())?;
+    core::str::from_utf8(list).ok()
 }
 
 fn write_identifier(sink: &mut Sink<'_>, c: &Component<'_>) {
@@ -533,6 +628,72 @@ mod tests {
         }
         // Different names or parameters are different components.
         assert!(base_of(&req, r#"("date" "date";bs)"#).is_ok());
+    }
+
+    /// What [`check_components`] is defined as: each identifier parsed, then compared with
+    /// every earlier one parsed again.
+    fn check_by_reparsing(list: &InnerList<'_>) -> Result<usize, BaseError> {
+        let mut n = 0;
+        for (i, item) in list.items().enumerate() {
+            let c = Component::parse(item)?;
+            for earlier in list.items().take(i) {
+                if Component::parse(earlier)?.same_as(&c) {
+                    return Err(BaseError::DuplicateComponent);
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    #[test]
+    fn components_beyond_the_parsed_ones() {
+        // Lists longer than PARSED_COMPONENTS: the ones not kept are read again, with the
+        // same checks and the same base.
+        let names: Vec<String> = (0..20).map(|i| std::format!("\"x{i}\"")).collect();
+        let fields: Vec<(String, String)> = (0..20)
+            .map(|i| (std::format!("X{i}"), std::format!("v{i}")))
+            .collect();
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let req = Request {
+            method: "GET",
+            scheme: "https",
+            authority: "e",
+            path: "/",
+            query: None,
+            fields: fields.as_slice(),
+        };
+        for len in [0, 1, 7, 8, 9, 12, 20] {
+            let text = std::format!("({});created=1", names[..len].join(" "));
+            let list = parse_inner_list(&text).unwrap();
+            assert_eq!(check_components(&list), Ok(len));
+            let b = base_of(&req, &text).unwrap();
+            let want: String = (0..len)
+                .map(|i| std::format!("\"x{i}\": v{i}\n"))
+                .chain([std::format!("\"@signature-params\": {text}")])
+                .collect();
+            assert_eq!(b, want);
+        }
+        // A repeat anywhere (both kept, one kept, neither kept), or an invalid identifier
+        // after one: the first one in list order is the error, as reparsing says.
+        for (dup_of, at) in [(0, 3), (2, 7), (3, 8), (5, 12), (8, 9), (9, 15), (14, 15)] {
+            for invalid_at in [None, Some(at - 1), Some(at + 1)] {
+                let mut items: Vec<String> = names[..17].to_vec();
+                items[at] = names[dup_of].clone();
+                if let Some(i) = invalid_at {
+                    items[i] = "\"X\"".into();
+                }
+                let text = std::format!("({})", items.join(" "));
+                let list = parse_inner_list(&text).unwrap();
+                let want = check_by_reparsing(&list);
+                assert!(want.is_err());
+                assert_eq!(check_components(&list), want, "{text}");
+                assert_eq!(base_of(&req, &text), want.map(|_| String::new()), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!
 //! The signer writes its `Signature-Input` inner list, parses it back, and builds the base
 //! from the parsed list with the same code the verifier uses: what is signed is by
-//! construction what a verifier rebuilds. Parameters are emitted only when given, always in
-//! the order `created`, `expires`, `nonce`, `keyid`, `alg`, `tag`.
+//! construction what a verifier rebuilds. The `Signature-Input` member carries the list as
+//! the base's last line serialises it, copied from there. Parameters are emitted only when
+//! given, always in the order `created`, `expires`, `nonce`, `keyid`, `alg`, `tag`.
 
 use crate::base::{self, BaseError};
 use crate::identity::Identity;
@@ -132,7 +133,12 @@ fn finish(
     let mut sink = Sink::new(&mut input);
     sink.push_str(label);
     sink.push_byte(b'=');
-    sf::write_inner_list(&mut sink, list);
+    // The base ends with this very serialisation of the list: copy it rather than write it
+    // again (the fallback is for a base this crate did not build, which cannot happen).
+    match base::signature_params_of(base) {
+        Some(list_text) => sink.push_str(list_text),
+        None => sf::write_inner_list(&mut sink, list),
+    }
     let input = sink.finish_str().map_err(|_| SignError::TooLong)?;
 
     let mut sig_buf = [0u8; MAX_SIGNATURE];

@@ -18,7 +18,7 @@
 //! An empty component list is never accepted, whatever the policy says: a valid signature
 //! over nothing proves nothing about the message.
 
-use crate::base::{self, BaseError};
+use crate::base::{self, BaseError, Components};
 use crate::component::Component;
 use crate::digest::{Digest, DigestError};
 use crate::ed25519::{self, DefaultBackend, Ed25519Backend, SignatureRuleError};
@@ -26,7 +26,7 @@ use crate::id::{IdError, ShardId};
 use crate::identity::PublicKey;
 use crate::message::{Fields, FieldsExt, Request, Response};
 use crate::replay::{ReplayCache, ReplayError};
-use crate::sf::{self, BareItem, Dictionary, InnerList, Member, SfError};
+use crate::sf::{self, BareItem, Dictionary, InnerList, Member, Params, SfError};
 use crate::wire::wire_error;
 
 /// What a signature must satisfy beyond being valid.
@@ -270,11 +270,10 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
     ) -> Result<Verified<'m>, VerifyError> {
         let fields: &'m F = request.fields;
         let located = self.locate(fields)?;
-        let meta = self.check_metadata(&located, fields, now)?;
-        let key = self.resolve_key(keys, &meta)?;
-        let base =
-            base::request_base(request, &located.list, base_buf).map_err(VerifyError::Base)?;
-        self.finish(located, meta, key, base, fields, replay, now)
+        let checked = self.check(&located, fields, keys, now, base_buf, |c, buf| {
+            base::request_base_checked(request, c, buf)
+        })?;
+        self.finish(located, checked, fields, replay, now)
     }
 
     /// Verifies a response's signature; `;req` components come from `response.request`.
@@ -288,11 +287,10 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
     ) -> Result<Verified<'m>, VerifyError> {
         let fields: &'m F = response.fields;
         let located = self.locate(fields)?;
-        let meta = self.check_metadata(&located, fields, now)?;
-        let key = self.resolve_key(keys, &meta)?;
-        let base =
-            base::response_base(response, &located.list, base_buf).map_err(VerifyError::Base)?;
-        self.finish(located, meta, key, base, fields, replay, now)
+        let checked = self.check(&located, fields, keys, now, base_buf, |c, buf| {
+            base::response_base_checked(response, c, buf)
+        })?;
+        self.finish(located, checked, fields, replay, now)
     }
 
     /// Finds the signature to verify in `Signature-Input` and `Signature`, in the order of
@@ -302,17 +300,14 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         if !fields.contains("signature-input") || !fields.contains("signature") {
             return Err(VerifyError::Missing);
         }
-        for name in ["signature-input", "signature"] {
-            for line in fields.values(name) {
-                parse_dict(line)?;
-            }
-        }
+        let inputs = DictField::validate(fields, "signature-input")?;
+        let signatures = DictField::validate(fields, "signature")?;
         let label = match self.policy.label {
             Some(l) => l,
-            None => only_label(fields)?,
+            None => only_label(&inputs)?,
         };
-        let input = find_member(fields, "signature-input", label)?;
-        let signature = find_member(fields, "signature", label)?;
+        let input = find_member(&inputs, label)?;
+        let signature = find_member(&signatures, label)?;
         let Member::InnerList(list) = input.1 else {
             return Err(VerifyError::Malformed);
         };
@@ -334,19 +329,45 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         })
     }
 
-    fn check_metadata<'m, F: Fields + ?Sized>(
+    /// Steps 5–14: everything between locating the signature and the Ed25519 check. The
+    /// components, parsed once here for the coverage rules and the base, live in this frame
+    /// only: it has returned before the Ed25519 check, the deepest part of a verification,
+    /// so they add nothing to a device's peak stack.
+    #[inline(never)]
+    fn check<'m, 'b, F: Fields + ?Sized>(
         &self,
         located: &Located<'m>,
+        fields: &'m F,
+        keys: &impl KeySource,
+        now: u64,
+        base_buf: &'b mut [u8],
+        build: impl FnOnce(&Components<'m>, &'b mut [u8]) -> Result<&'b [u8], BaseError>,
+    ) -> Result<Checked<'m, 'b>, VerifyError> {
+        let components = Components::check(&located.list).map_err(VerifyError::Base)?;
+        let meta = self.check_metadata(&components, fields, now)?;
+        let key = self.resolve_key(keys, &meta)?;
+        let base = build(&components, base_buf).map_err(VerifyError::Base)?;
+        Ok(Checked {
+            meta,
+            key,
+            base,
+            digest_covered: digest_covered(&components),
+        })
+    }
+
+    fn check_metadata<'m, F: Fields + ?Sized>(
+        &self,
+        components: &Components<'m>,
         fields: &'m F,
         now: u64,
     ) -> Result<Meta<'m>, VerifyError> {
         let p = &self.policy;
-        let count = base::check_components(&located.list).map_err(VerifyError::Base)?;
+        let count = components.len();
         if count == 0 {
             return Err(VerifyError::NoComponents);
         }
-        self.check_coverage(&located.list, fields)?;
-        let meta = Meta::read(&located.list, p.allow_unknown_params)?;
+        self.check_coverage(components, fields)?;
+        let mut meta = Meta::read(&components.params, p.allow_unknown_params)?;
         if let Some(alg) = meta.alg
             && !alg.is_string_eq("ed25519")
         {
@@ -371,6 +392,7 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
             if id.as_str() != keyid {
                 return Err(VerifyError::KeyIdNotCanonical);
             }
+            meta.shard_id = Some(id);
         }
         if let Some(expected) = p.expected_tag
             && meta.tag != Some(expected)
@@ -385,7 +407,7 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
 
     fn check_coverage<F: Fields + ?Sized>(
         &self,
-        list: &InnerList<'_>,
+        components: &Components<'_>,
         fields: &F,
     ) -> Result<(), VerifyError> {
         let p = &self.policy;
@@ -393,40 +415,33 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
             sf::parse_inner_list_items(p.required).map_err(|_| VerifyError::Malformed)?;
         let conditional = sf::parse_inner_list_items(p.required_if_present)
             .map_err(|_| VerifyError::Malformed)?;
-        let covered = |want: &Component<'_>| {
-            list.items()
-                .filter_map(|i| Component::parse(i).ok())
-                .any(|c| c.same_as(want))
-        };
+        // Where `want` is covered. Components are never covered twice (checked), and
+        // `same_as` is an equivalence on valid identifiers, so there is at most one place.
+        let position = |want: &Component<'_>| components.iter().position(|c| c.same_as(want));
+        // The covered components a listed one names, one bit per position (there are at most
+        // MAX_INNER_ITEMS <= 64). A component is listed exactly when a required one, or a
+        // conditional one found covered, names it: `only_listed` is then one test per bit.
+        let mut listed = 0u64;
         for item in required.items() {
             let want = Component::parse(item).map_err(VerifyError::Base)?;
-            if !covered(&want) {
-                return Err(VerifyError::ComponentNotCovered);
-            }
+            let at = position(&want).ok_or(VerifyError::ComponentNotCovered)?;
+            listed |= bit(at);
         }
         for item in conditional.items() {
             let want = Component::parse(item).map_err(VerifyError::Base)?;
             let present = want.field_name().is_some_and(|f| fields.contains(f));
-            if present && !covered(&want) {
+            let at = position(&want);
+            if present && at.is_none() {
                 return Err(VerifyError::ComponentNotCovered);
             }
-            if !present && covered(&want) && p.only_listed {
+            if !present && at.is_some() && p.only_listed {
                 // Covering an absent field cannot verify anyway; say so precisely.
                 return Err(VerifyError::Base(BaseError::MissingComponent));
             }
+            listed |= at.map_or(0, bit);
         }
-        if p.only_listed {
-            for item in list.items() {
-                let c = Component::parse(item).map_err(VerifyError::Base)?;
-                let listed = required
-                    .items()
-                    .chain(conditional.items())
-                    .filter_map(|i| Component::parse(i).ok())
-                    .any(|w| w.same_as(&c));
-                if !listed {
-                    return Err(VerifyError::ComponentNotAllowed);
-                }
-            }
+        if p.only_listed && (0..components.len()).any(|i| listed & bit(i) == 0) {
+            return Err(VerifyError::ComponentNotAllowed);
         }
         Ok(())
     }
@@ -438,10 +453,14 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
     ) -> Result<PublicKey, VerifyError> {
         let key = keys.key_for(meta.keyid).ok_or(VerifyError::UnknownKey)?;
         if self.policy.keyid_is_shard_id {
-            let id = meta
-                .keyid
-                .ok_or(VerifyError::KeyIdMismatch)
-                .and_then(|k| ShardId::parse(k).map_err(VerifyError::KeyIdNotShardId))?;
+            // Parsed by `check_metadata` under this same policy; parsed here otherwise.
+            let id = match meta.shard_id {
+                Some(id) => id,
+                None => meta
+                    .keyid
+                    .ok_or(VerifyError::KeyIdMismatch)
+                    .and_then(|k| ShardId::parse(k).map_err(VerifyError::KeyIdNotShardId))?,
+            };
             // The full ID, never a prefix: this is the check a 30-bit short ID cannot pass.
             if !id.is_id_of(&key) {
                 return Err(VerifyError::KeyNotOfId);
@@ -450,20 +469,23 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
         Ok(key)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish<'m, F: Fields + ?Sized>(
         &self,
         located: Located<'m>,
-        meta: Meta<'m>,
-        key: PublicKey,
-        base: &[u8],
+        checked: Checked<'m, '_>,
         fields: &'m F,
         replay: &mut impl ReplayCache,
         now: u64,
     ) -> Result<Verified<'m>, VerifyError> {
+        let Checked {
+            meta,
+            key,
+            base,
+            digest_covered,
+        } = checked;
         ed25519::verify_with(&self.backend, &key, base, &located.sig)
             .map_err(VerifyError::Signature)?;
-        let content_digest = if self.policy.check_content_digest && digest_covered(&located.list) {
+        let content_digest = if self.policy.check_content_digest && digest_covered {
             let value = fields
                 .single("content-digest")
                 .map_err(|_| VerifyError::Digest(DigestError::Malformed))?;
@@ -493,9 +515,29 @@ impl<'p, B: Ed25519Backend> Verifier<'p, B> {
 
 /// Whether the plain `content-digest` field is covered (not `;bs`, `;key`…, which would
 /// not bind the digest value as the receiver reads it).
-fn digest_covered(list: &InnerList<'_>) -> bool {
-    list.items()
-        .any(|i| i.bare == BareItem::String("content-digest") && i.params.is_empty())
+fn digest_covered(components: &Components<'_>) -> bool {
+    components
+        .iter()
+        .any(|c| c.item.bare == BareItem::String("content-digest") && c.item.params.is_empty())
+}
+
+/// The bit of position `at` in [`Verifier::check_coverage`]'s set.
+fn bit(at: usize) -> u64 {
+    u32::try_from(at)
+        .ok()
+        .and_then(|at| 1u64.checked_shl(at))
+        .unwrap_or(0)
+}
+
+// `check_coverage` keeps one bit per covered component.
+const _: () = assert!(sf::MAX_INNER_ITEMS <= 64);
+
+/// What steps 5–14 establish, for the steps after the Ed25519 check.
+struct Checked<'m, 'b> {
+    meta: Meta<'m>,
+    key: PublicKey,
+    base: &'b [u8],
+    digest_covered: bool,
 }
 
 /// The signature parameters, typed.
@@ -507,29 +549,36 @@ struct Meta<'m> {
     keyid: Option<&'m str>,
     tag: Option<&'m str>,
     alg: Option<BareItem<'m>>,
+    /// `keyid` parsed, when the policy wants a shard ID.
+    shard_id: Option<ShardId>,
     components: usize,
 }
 
 impl<'m> Meta<'m> {
-    fn read(list: &InnerList<'m>, allow_unknown: bool) -> Result<Meta<'m>, VerifyError> {
-        if list.params.has_duplicates() {
-            return Err(VerifyError::InvalidParams);
-        }
+    /// Reads the parameters in one pass. Every failure is the same error, so the checks may
+    /// run in any order: a second `created`…`alg` finds its field already set and fails as a
+    /// wrong type would; only a repeated parameter RFC 9421 does not define needs the
+    /// general duplicate check, run only when there is one.
+    fn read(params: &Params<'m>, allow_unknown: bool) -> Result<Meta<'m>, VerifyError> {
         let mut m = Meta::default();
-        for (key, value) in list.params.iter() {
+        let mut unknown = false;
+        for (key, value) in params.iter() {
             match (key, value) {
-                ("created", BareItem::Integer(n)) => m.created = Some(n),
-                ("expires", BareItem::Integer(n)) => m.expires = Some(n),
-                ("nonce", BareItem::String(s)) => m.nonce = Some(s),
-                ("keyid", BareItem::String(s)) => m.keyid = Some(s),
-                ("tag", BareItem::String(s)) => m.tag = Some(s),
-                ("alg", v @ BareItem::String(_)) => m.alg = Some(v),
+                ("created", BareItem::Integer(n)) if m.created.is_none() => m.created = Some(n),
+                ("expires", BareItem::Integer(n)) if m.expires.is_none() => m.expires = Some(n),
+                ("nonce", BareItem::String(s)) if m.nonce.is_none() => m.nonce = Some(s),
+                ("keyid", BareItem::String(s)) if m.keyid.is_none() => m.keyid = Some(s),
+                ("tag", BareItem::String(s)) if m.tag.is_none() => m.tag = Some(s),
+                ("alg", v @ BareItem::String(_)) if m.alg.is_none() => m.alg = Some(v),
                 ("created" | "expires" | "nonce" | "keyid" | "tag" | "alg", _) => {
                     return Err(VerifyError::InvalidParams);
                 }
-                _ if allow_unknown => {}
+                _ if allow_unknown => unknown = true,
                 _ => return Err(VerifyError::InvalidParams),
             }
+        }
+        if unknown && params.has_duplicates() {
+            return Err(VerifyError::InvalidParams);
         }
         Ok(m)
     }
@@ -600,14 +649,48 @@ fn unescaped_len(escaped: &str) -> usize {
     n
 }
 
+/// A dictionary field (`Signature-Input`, `Signature`) whose lines all parsed. A field on
+/// one line — what every sender writes — keeps its parsed dictionary, so finding the label
+/// does not parse it again; the lines of a field on several are parsed again when read
+/// (validated already, so with the same result).
+struct DictField<'m, F: Fields + ?Sized> {
+    fields: &'m F,
+    name: &'static str,
+    one: Option<Dictionary<'m>>,
+}
+
+impl<'m, F: Fields + ?Sized> DictField<'m, F> {
+    /// Parses every line of the field named `name`: the first that does not parse is the
+    /// error.
+    fn validate(fields: &'m F, name: &'static str) -> Result<Self, VerifyError> {
+        let mut one = None;
+        for (i, line) in fields.values(name).enumerate() {
+            let dict = parse_dict(line)?;
+            one = (i == 0).then_some(dict);
+        }
+        Ok(DictField { fields, name, one })
+    }
+
+    /// The dictionary of each line, in order.
+    fn dicts(&self) -> impl Iterator<Item = Result<Dictionary<'m>, VerifyError>> + '_ {
+        let lines = self
+            .one
+            .is_none()
+            .then(|| self.fields.values(self.name).map(parse_dict));
+        self.one
+            .map(Ok)
+            .into_iter()
+            .chain(lines.into_iter().flatten())
+    }
+}
+
 /// The one label in `Signature-Input`, when there is exactly one.
-fn only_label<F: Fields + ?Sized>(fields: &F) -> Result<&str, VerifyError> {
+fn only_label<'m, F: Fields + ?Sized>(inputs: &DictField<'m, F>) -> Result<&'m str, VerifyError> {
     let mut found: Option<&str> = None;
     let mut any_line = false;
-    for line in fields.values("signature-input") {
+    for dict in inputs.dicts() {
         any_line = true;
-        let dict = parse_dict(line)?;
-        for (label, _) in dict.iter() {
+        for (label, _) in dict?.iter() {
             match found {
                 Some(f) if f != label => return Err(VerifyError::Ambiguous),
                 _ => found = Some(label),
@@ -624,16 +707,14 @@ fn only_label<F: Fields + ?Sized>(fields: &F) -> Result<&str, VerifyError> {
 /// appears twice is refused: RFC 8941 would take the last, but a sender never needs to
 /// repeat one, and an intermediary that appends a second is not to be trusted with choosing.
 fn find_member<'m, F: Fields + ?Sized>(
-    fields: &'m F,
-    name: &'static str,
+    field: &DictField<'m, F>,
     label: &str,
 ) -> Result<(&'m str, Member<'m>), VerifyError> {
     let mut found = None;
     let mut any_line = false;
-    for line in fields.values(name) {
+    for dict in field.dicts() {
         any_line = true;
-        let dict = parse_dict(line)?;
-        for (k, m) in dict.iter() {
+        for (k, m) in dict?.iter() {
             if k == label {
                 if found.is_some() {
                     return Err(VerifyError::Ambiguous);
@@ -656,4 +737,199 @@ fn parse_dict(line: &[u8]) -> Result<Dictionary<'_>, VerifyError> {
         })
     })?;
     Dictionary::parse(text).map_err(VerifyError::Syntax)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// How `Meta::read` is defined: no repeated parameter, then each one typed.
+    type Read<'a> = (Option<i64>, Option<i64>, Option<&'a str>, Option<&'a str>);
+
+    fn read_after_duplicate_check<'a>(
+        params: &Params<'a>,
+        allow_unknown: bool,
+    ) -> Result<Read<'a>, ()> {
+        if params.has_duplicates() {
+            return Err(());
+        }
+        let mut m = (None, None, None, None);
+        for (key, value) in params.iter() {
+            match (key, value) {
+                ("created", BareItem::Integer(n)) => m.0 = Some(n),
+                ("expires", BareItem::Integer(n)) => m.1 = Some(n),
+                ("nonce", BareItem::String(s)) => m.2 = Some(s),
+                ("keyid", BareItem::String(s)) => m.3 = Some(s),
+                ("tag" | "alg", BareItem::String(_)) => {}
+                ("created" | "expires" | "nonce" | "keyid" | "tag" | "alg", _) => return Err(()),
+                _ if allow_unknown => {}
+                _ => return Err(()),
+            }
+        }
+        Ok(m)
+    }
+
+    /// Every sequence of up to `len` picks from `pool`, repeats allowed or not.
+    fn sequences<'a>(pool: &[&'a str], len: usize, repeats: bool) -> Vec<Vec<&'a str>> {
+        let mut out = std::vec![Vec::new()];
+        let mut last = std::vec![Vec::new()];
+        for _ in 0..len {
+            let mut grown = Vec::new();
+            for seq in &last {
+                for p in pool {
+                    if repeats || !seq.contains(p) {
+                        let mut s: Vec<&str> = seq.clone();
+                        s.push(p);
+                        grown.push(s);
+                    }
+                }
+            }
+            out.extend(grown.iter().cloned());
+            last = grown;
+        }
+        out
+    }
+
+    #[test]
+    fn one_pass_parameters_read_as_after_a_duplicate_check() {
+        let pool = [
+            "created=1",
+            "created=\"1\"",
+            "expires=2",
+            "nonce=\"n\"",
+            "keyid=\"k\"",
+            "keyid=3",
+            "tag=\"t\"",
+            "alg=\"ed25519\"",
+            "alg=?1",
+            "foo=1",
+            "foo",
+            "bar=\"x\"",
+        ];
+        for seq in sequences(&pool, 4, true) {
+            let text: String = seq.iter().map(|p| format!(";{p}")).collect();
+            let full = format!("a{text}");
+            let item = sf::parse_item(&full).unwrap();
+            for allow_unknown in [false, true] {
+                let got = Meta::read(&item.params, allow_unknown)
+                    .map(|m| (m.created, m.expires, m.nonce, m.keyid))
+                    .map_err(|e| assert_eq!(e, VerifyError::InvalidParams));
+                let want = read_after_duplicate_check(&item.params, allow_unknown);
+                assert_eq!(got, want, "{text} {allow_unknown}");
+            }
+        }
+    }
+
+    /// How `check_coverage` is defined: every identifier parsed again for every question.
+    fn coverage_by_reparsing<F: Fields + ?Sized>(
+        p: &Policy<'_>,
+        list: &InnerList<'_>,
+        fields: &F,
+    ) -> Result<(), VerifyError> {
+        let required =
+            sf::parse_inner_list_items(p.required).map_err(|_| VerifyError::Malformed)?;
+        let conditional = sf::parse_inner_list_items(p.required_if_present)
+            .map_err(|_| VerifyError::Malformed)?;
+        let covered = |want: &Component<'_>| {
+            list.items()
+                .filter_map(|i| Component::parse(i).ok())
+                .any(|c| c.same_as(want))
+        };
+        for item in required.items() {
+            let want = Component::parse(item).map_err(VerifyError::Base)?;
+            if !covered(&want) {
+                return Err(VerifyError::ComponentNotCovered);
+            }
+        }
+        for item in conditional.items() {
+            let want = Component::parse(item).map_err(VerifyError::Base)?;
+            let present = want.field_name().is_some_and(|f| fields.contains(f));
+            if present && !covered(&want) {
+                return Err(VerifyError::ComponentNotCovered);
+            }
+            if !present && covered(&want) && p.only_listed {
+                return Err(VerifyError::Base(BaseError::MissingComponent));
+            }
+        }
+        if p.only_listed {
+            for item in list.items() {
+                let c = Component::parse(item).map_err(VerifyError::Base)?;
+                let listed = required
+                    .items()
+                    .chain(conditional.items())
+                    .filter_map(|i| Component::parse(i).ok())
+                    .any(|w| w.same_as(&c));
+                if !listed {
+                    return Err(VerifyError::ComponentNotAllowed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn coverage_by_position_answers_as_reparsing() {
+        let pool = [
+            "\"@method\"",
+            "\"@path\"",
+            "\"content-type\"",
+            "\"content-digest\"",
+            "\"content-digest\";bs",
+            "\"x\"",
+            "\"@query-param\";name=\"a\"",
+            "\"content-type\";req",
+        ];
+        let required = [
+            "",
+            "\"@method\"",
+            "\"@method\" \"@path\"",
+            "\"@method\" \"@method\"",
+            "\"content-digest\";bs \"@path\"",
+            "\"@query-param\";name=\"a\"",
+            "\"@bogus\"",
+        ];
+        let conditional = [
+            "",
+            "\"content-type\"",
+            "\"content-type\" \"x\"",
+            "\"@method\"",
+            "\"x\" \"x\"",
+            "\"content-type\" \"@path\"",
+        ];
+        let with_type = [("Content-Type", "a/b"), ("X", "1")];
+        let without = [("X-Other", "1")];
+        let mut compared = 0;
+        for seq in sequences(&pool, 3, false) {
+            let text = format!("({})", seq.join(" "));
+            let list = sf::parse_inner_list(&text).unwrap();
+            let Ok(components) = Components::check(&list) else {
+                continue;
+            };
+            for (r, c, only_listed) in required
+                .iter()
+                .flat_map(|r| conditional.iter().map(move |c| (r, c)))
+                .flat_map(|(r, c)| [(r, c, false), (r, c, true)])
+            {
+                let v = Verifier::new(Policy {
+                    required: r,
+                    required_if_present: c,
+                    only_listed,
+                    ..Policy::RFC9421
+                });
+                for fields in [&with_type[..], &without[..]] {
+                    assert_eq!(
+                        v.check_coverage(&components, fields),
+                        coverage_by_reparsing(&v.policy, &list, fields),
+                        "{text} required {r} if present {c} only {only_listed} {fields:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
 }
