@@ -26,7 +26,7 @@
 //! about as much as one signature verification; [`verify_raw`] checks two points and costs about
 //! three verifications, [`verify_with`] takes an already checked [`PublicKey`] (checked once,
 //! when a peer's key is pinned) and costs about two. With a backend that compares `R`
-//! encodings ([`Ed25519Backend::REJECTS_TORSION_IN_R`], e.g. [`RingBackend`] on hosts) an
+//! encodings ([`Ed25519Backend::REJECTS_TORSION_IN_R`], e.g. `RingBackend` (feature `ring`) on hosts) an
 //! accepted signature skips the check on `R` and costs one backend call; a refused one still
 //! pays for the check, so the error does not depend on the backend. No input changes those
 //! costs beyond that; the figures measured are in `BENCHMARKS.md`.
@@ -292,7 +292,7 @@ impl Ed25519Backend for RingBackend {
 /// otherwise [`CompactBackend`]. Every backend gives the same answers (see the module docs).
 #[cfg(feature = "ring")]
 pub type DefaultBackend = RingBackend;
-/// The fastest backend this build has: [`RingBackend`] with the `ring` feature (hosts),
+/// The fastest backend this build has: `RingBackend` with the `ring` feature (hosts),
 /// otherwise [`CompactBackend`]. Every backend gives the same answers (see the module docs).
 #[cfg(not(feature = "ring"))]
 pub type DefaultBackend = CompactBackend;
