@@ -512,11 +512,21 @@ async fn call_peer(
 async fn note_contact(shard: &Shard, id: &str, status: StatusCode) {
     let now = unix_now();
     let accepted = !matches!(status.as_u16(), 401 | 403);
-    let Some(p) = shard.peers.snapshot().get(id).cloned() else {
+    let stale = |t: Option<u64>| t.is_none_or(|t| now.saturating_sub(t) >= 60);
+    let due = || {
+        shard.peers.snapshot().get(id).is_some_and(|p| {
+            !p.is_reachable || stale(p.last_seen) || (accepted && stale(p.last_accepted_call))
+        })
+    };
+    if !due() {
+        return;
+    }
+    // Calls that find the record due while another is writing it leave it to that one; a
+    // call that claims it just after a write looks again.
+    let Some(_writing) = InFlight::claim(&shard.contact_writes, id) else {
         return;
     };
-    let stale = |t: Option<u64>| t.is_none_or(|t| now.saturating_sub(t) >= 60);
-    if p.is_reachable && !stale(p.last_seen) && (!accepted || !stale(p.last_accepted_call)) {
+    if !due() {
         return;
     }
     let id = id.to_string();
@@ -535,6 +545,35 @@ async fn note_contact(shard: &Shard, id: &str, status: StatusCode) {
         .await;
     if let Err(e) = r {
         tracing::warn!(error = %e, "could not record peer contact");
+    }
+}
+
+/// A peer's entry in [`Shard::contact_writes`], removed when dropped, also when the call that
+/// holds it is cancelled mid-write.
+struct InFlight<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    id: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn claim(
+        set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+        id: &str,
+    ) -> Option<Self> {
+        let mut busy = set.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(id.to_string()).then(|| InFlight {
+            set,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 

@@ -82,6 +82,9 @@ pub struct Shard {
     pub call_peer_rate: crate::ratelimit::Limiter<String>,
     /// Listeners expected to be up (set by `serve`), and those up.
     pub listeners: std::sync::Mutex<(Vec<&'static str>, Vec<&'static str>)>,
+    /// Peers whose contact record `call_peer` is writing now: one write per peer at a time,
+    /// so a burst of calls when the record falls due does not queue a store write each.
+    pub contact_writes: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Replay cache capacity on hosts.
@@ -141,6 +144,7 @@ impl Shard {
                 f64::from(config.limits.call_peer_per_second) * 2.0,
             ),
             listeners: std::sync::Mutex::new((Vec::new(), Vec::new())),
+            contact_writes: std::sync::Mutex::new(std::collections::HashSet::new()),
             client: crate::client::new_client(&config.limits, &config.dns)?,
             peer_port: config.dns.peer_port,
             data,

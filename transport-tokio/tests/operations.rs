@@ -362,3 +362,41 @@ async fn calls_between_hosts_reuse_one_connection() {
         "20 calls opened {connections} new connections to B"
     );
 }
+
+/// A burst of calls that finds a peer's contact record due writes the peers store once, not
+/// once per call: the first call records the contact, the others see it in flight or done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_calls_records_the_contact_once() {
+    let (a, _ea, b, _eb) = peered_pair().await;
+    let revision = || {
+        let text = std::fs::read_to_string(a.data_dir.join("peers.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["revision"].as_u64().unwrap()
+    };
+    let stored = || {
+        let text = std::fs::read_to_string(a.data_dir.join("peers.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        json["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == b.id.as_str())
+            .unwrap()["last_accepted_call"]
+            .clone()
+    };
+    assert!(stored().is_null(), "no call was accepted yet");
+    let before = revision();
+    let calls = (0..16).map(|i| {
+        let (a, b) = (&a, &b);
+        async move { call(a, &b.id, &format!("/peer/burst/{i}")).await }
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    assert!(!stored().is_null(), "the accepted call was recorded");
+    assert_eq!(
+        revision() - before,
+        1,
+        "16 concurrent calls rewrote the peers store more than once"
+    );
+}
