@@ -10,34 +10,11 @@
 //! Needs the `fuzz-harness` feature, which the crate's self dev-dependency turns on for tests.
 
 use shardpeer_core::fuzz_harness as h;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
-
-/// Runs every file of the target's corpus; fails with the names of those whose oracle fails.
-fn replay(target: &str, harness: fn(&[u8])) {
-    let dir = corpus_dir(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus {} is empty", dir.display());
-    let failed: Vec<String> = files
-        .iter()
-        .filter(|path| {
-            let bytes = std::fs::read(path).unwrap();
-            std::panic::catch_unwind(|| harness(&bytes)).is_err()
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(failed.is_empty(), "{target}: oracles failed on {failed:#?}");
-}
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::replay;
 
 /// A fuzz target's name and the harness its corpus is replayed through.
 type Target = (&'static str, fn(&[u8]));

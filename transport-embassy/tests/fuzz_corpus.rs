@@ -8,33 +8,20 @@
 use shardpeer_embassy::fuzz_harness::http_request;
 use std::path::{Path, PathBuf};
 
+// The corpus runner the core's replay test uses too.
+#[path = "../../core/tests/support/corpus.rs"]
+mod corpus;
+use corpus::replay;
+
 const TARGET: &str = "http_request";
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-/// Every file of the corpus through the harness; fails with the names of those whose oracle
-/// fails.
 #[test]
 fn http_request_corpus() {
-    let dir = fuzz_dir().join("corpus").join(TARGET);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus {} is empty", dir.display());
-    let failed: Vec<String> = files
-        .iter()
-        .filter(|path| {
-            let bytes = std::fs::read(path).unwrap();
-            std::panic::catch_unwind(|| http_request(&bytes)).is_err()
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(failed.is_empty(), "{TARGET}: oracles failed on {failed:#?}");
+    replay(TARGET, http_request);
 }
 
 /// The corpus replayed here belongs to a fuzz target.
