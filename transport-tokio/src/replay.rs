@@ -170,7 +170,8 @@ impl Journal {
         match journal_line(&mut line, keep_until, keyid, nonce) {
             Some(n) => current.write_all(line.get(..n).unwrap_or_default())?,
             None => {
-                let mut long = vec![0u8; 22 + 2 * (keyid.len() + nonce.len())];
+                // 20 digits of `keep_until`, two tabs, a newline, and the hex.
+                let mut long = vec![0u8; 23 + 2 * (keyid.len() + nonce.len())];
                 let n = journal_line(&mut long, keep_until, keyid, nonce)
                     .ok_or_else(|| std::io::Error::other("journal line does not fit"))?;
                 current.write_all(long.get(..n).unwrap_or_default())?;
