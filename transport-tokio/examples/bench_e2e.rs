@@ -856,16 +856,11 @@ fn summarise(
             println!("ratio {x}/{y}: {:.3}", num / den);
         }
     }
+    // Criterion writes `group/function/param` as `group/function_param`.
     let t_verify = criterion_mean_ns(
         &args.criterion_dir,
         &format!("ed25519/verify_with_{}", args.backend),
-    )
-    .or_else(|| {
-        criterion_mean_ns(
-            &args.criterion_dir,
-            &format!("ed25519/verify_with/{}", args.backend),
-        )
-    });
+    );
     if let (Some(b), Some(c)) = (rps("b"), rps("c")) {
         match t_verify {
             Some(t) => {
